@@ -1,0 +1,292 @@
+import Foundation
+
+/// Scaled dot-product multi-head attention: `softmax(Q·Kᵀ/√HS + mask)·V`, for self-attention,
+/// causal self-attention and cross-attention (queries from one sequence, keys/values from another).
+///
+/// Q, K and V are read in place from wider row-major buffers (for example the fused (B, T, 3C)
+/// output of the query/key/value projections) through a row stride; head h uses columns
+/// `h·HS ..< (h+1)·HS`. Masks: `keyMask[b, j] == 0` hides key j from every query of sequence b;
+/// `queryMask[b, i] == 0` marks query i as padding, whose output row and gradients are zero (never
+/// NaN). A query with no visible key also gets a zero row.
+public enum Attention {
+    /// Sizes of one attention call.
+    public struct Shape: Sendable, Equatable {
+        /// Sequences in the batch.
+        public var batch: Int
+        /// Query positions per sequence.
+        public var queryLength: Int
+        /// Key/value positions per sequence (equal to `queryLength` for self-attention).
+        public var keyLength: Int
+        /// Number of heads.
+        public var heads: Int
+        /// Channels per head.
+        public var headSize: Int
+        /// Whether query i sees only keys 0...i (needs `queryLength == keyLength`).
+        public var causal: Bool
+
+        public init(batch: Int, queryLength: Int, keyLength: Int, heads: Int, headSize: Int, causal: Bool) {
+            precondition(!causal || queryLength == keyLength, "causal attention needs queryLength == keyLength")
+            self.batch = batch
+            self.queryLength = queryLength
+            self.keyLength = keyLength
+            self.heads = heads
+            self.headSize = headSize
+            self.causal = causal
+        }
+
+        /// Model width `heads · headSize`.
+        public var channels: Int { heads * headSize }
+        /// The score scale 1/√headSize.
+        public var scale: Float { 1 / Float(headSize).squareRoot() }
+    }
+
+    /// Query rows per block. Causal attention works block by block so that a block of queries only
+    /// multiplies against the keys it can see (about 5/8 of the full square at T = 256).
+    nonisolated(unsafe) public static var queryBlock = 64
+
+    /// The key range `0 ..< end` visible to the query block `rows`.
+    @inline(__always)
+    static func keyEnd(_ rows: Range<Int>, _ shape: Shape) -> Int {
+        shape.causal ? rows.upperBound : shape.keyLength
+    }
+
+    /// Floating-point operations done by `forward` (the four products of `backward` are twice this).
+    public static func forwardFLOPs(_ shape: Shape) -> Double {
+        var perHead = 0.0
+        var r0 = 0
+        while r0 < shape.queryLength {
+            let rows = r0 ..< min(shape.queryLength, r0 + queryBlock)
+            perHead += 4 * Double(rows.count) * Double(keyEnd(rows, shape)) * Double(shape.headSize)
+            r0 = rows.upperBound
+        }
+        return perHead * Double(shape.batch * shape.heads)
+    }
+
+    /// Computes the attention output; caches the attention probabilities (zeros where masked) for
+    /// the backward pass and for attention maps. Pieces are whole (sequence, head) pairs.
+    /// - Complexity: `forwardFLOPs(shape)` in `sgemm`, plus one exponential per visible score.
+    public static func forward(
+        output: UnsafeMutablePointer<Float>,  // (B, Tq, C)
+        probabilities: UnsafeMutablePointer<Float>,  // (B, NH, Tq, Tk)
+        query: UnsafePointer<Float>, queryStride: Int,  // rows (B, Tq), `queryStride` floats apart
+        key: UnsafePointer<Float>, keyStride: Int,  // rows (B, Tk)
+        value: UnsafePointer<Float>, valueStride: Int,  // rows (B, Tk)
+        keyMask: UnsafePointer<UInt8>? = nil,  // (B, Tk)
+        queryMask: UnsafePointer<UInt8>? = nil,  // (B, Tq)
+        shape: Shape, parallelism: Parallelism = .serial
+    ) {
+        let Tq = shape.queryLength, Tk = shape.keyLength, NH = shape.heads, HS = shape.headSize
+        let C = shape.channels, scale = shape.scale
+        parallelism.forEachPiece(count: shape.batch * NH) { _, tasks in
+            for task in tasks {
+                let b = task / NH, h = task % NH
+                let P = probabilities + task * Tq * Tk
+                let q = query + b * Tq * queryStride + h * HS
+                let k = key + b * Tk * keyStride + h * HS
+                let v = value + b * Tk * valueStride + h * HS
+                let out = output + b * Tq * C + h * HS
+                var r0 = 0
+                while r0 < Tq {
+                    let rows = r0 ..< min(Tq, r0 + queryBlock)
+                    let kEnd = keyEnd(rows, shape)
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: true, m: rows.count, n: kEnd, k: HS,
+                        alpha: scale, a: q + r0 * queryStride, lda: queryStride, b: k, ldb: keyStride,
+                        beta: 0, c: P + r0 * Tk, ldc: Tk)
+                    for i in rows {
+                        let visible = shape.causal ? i + 1 : Tk
+                        let queryIsPadding = queryMask.map { $0[b * Tq + i] == 0 } ?? false
+                        normalizeScores(
+                            P + i * Tk, visible: queryIsPadding ? 0 : visible, total: Tk,
+                            keyMask: keyMask.map { $0 + b * Tk })
+                    }
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: false, m: rows.count, n: HS, k: kEnd,
+                        alpha: 1, a: P + r0 * Tk, lda: Tk, b: v, ldb: valueStride,
+                        beta: 0, c: out + r0 * C, ldc: C)
+                    r0 = rows.upperBound
+                }
+            }
+        }
+    }
+
+    /// Turns one row of scores into probabilities over the keys `0..<visible` not hidden by
+    /// `keyMask`; everything else (up to `total`) becomes 0. A row with nothing visible is all 0.
+    @inline(__always)
+    static func normalizeScores(
+        _ row: UnsafeMutablePointer<Float>, visible: Int, total: Int, keyMask: UnsafePointer<UInt8>?
+    ) {
+        var maximum = -Float.infinity
+        if let keyMask {
+            for j in 0 ..< visible where keyMask[j] != 0 { maximum = row[j] > maximum ? row[j] : maximum }
+        } else {
+            for j in 0 ..< visible { maximum = row[j] > maximum ? row[j] : maximum }
+        }
+        guard maximum > -Float.infinity else {
+            row.update(repeating: 0, count: total)
+            return
+        }
+        var sum: Float = 0
+        if let keyMask {
+            for j in 0 ..< visible {
+                let e = keyMask[j] != 0 ? FastMath.exp(row[j] - maximum) : 0
+                row[j] = e
+                sum += e
+            }
+        } else {
+            for j in 0 ..< visible {
+                let e = FastMath.exp(row[j] - maximum)
+                row[j] = e
+                sum += e
+            }
+        }
+        let inverse = 1 / sum
+        for j in 0 ..< visible { row[j] *= inverse }
+        if visible < total { (row + visible).update(repeating: 0, count: total - visible) }
+    }
+
+    /// Accumulates the gradients with respect to Q, K and V (`+=`) from the output gradient and the
+    /// cached probabilities. Gradient buffers have the same layout (and strides) as their inputs.
+    /// - Complexity: 2·`forwardFLOPs(shape)` in `sgemm`, plus 3 operations per score.
+    public static func backward(
+        queryGradient: UnsafeMutablePointer<Float>, queryGradientStride: Int,
+        keyGradient: UnsafeMutablePointer<Float>, keyGradientStride: Int,
+        valueGradient: UnsafeMutablePointer<Float>, valueGradientStride: Int,
+        outputGradient: UnsafePointer<Float>,  // (B, Tq, C)
+        probabilities: UnsafePointer<Float>,  // (B, NH, Tq, Tk)
+        query: UnsafePointer<Float>, queryStride: Int,
+        key: UnsafePointer<Float>, keyStride: Int,
+        value: UnsafePointer<Float>, valueStride: Int,
+        shape: Shape, parallelism: Parallelism = .serial
+    ) {
+        let Tq = shape.queryLength, Tk = shape.keyLength, NH = shape.heads, HS = shape.headSize
+        let C = shape.channels, scale = shape.scale
+        parallelism.forEachPiece(count: shape.batch * NH) { _, tasks in
+            // dScores for one block of query rows: (queryBlock, Tk)
+            let dScores = alignedAllocate(Float.self, count: min(queryBlock, Tq) * Tk)
+            defer { dScores.deallocate() }
+            for task in tasks {
+                let b = task / NH, h = task % NH
+                let P = probabilities + task * Tq * Tk
+                let q = query + b * Tq * queryStride + h * HS
+                let k = key + b * Tk * keyStride + h * HS
+                let v = value + b * Tk * valueStride + h * HS
+                let dq = queryGradient + b * Tq * queryGradientStride + h * HS
+                let dk = keyGradient + b * Tk * keyGradientStride + h * HS
+                let dv = valueGradient + b * Tk * valueGradientStride + h * HS
+                let dout = outputGradient + b * Tq * C + h * HS
+                var r0 = 0
+                while r0 < Tq {
+                    let rows = r0 ..< min(Tq, r0 + queryBlock)
+                    let kEnd = keyEnd(rows, shape)
+                    // dP = dO·Vᵀ
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: true, m: rows.count, n: kEnd, k: HS,
+                        alpha: 1, a: dout + r0 * C, lda: C, b: v, ldb: valueStride,
+                        beta: 0, c: dScores, ldc: Tk)
+                    // dV += Pᵀ·dO
+                    BLAS.sgemm(
+                        transposeA: true, transposeB: false, m: kEnd, n: HS, k: rows.count,
+                        alpha: 1, a: P + r0 * Tk, lda: Tk, b: dout + r0 * C, ldb: C,
+                        beta: 1, c: dv, ldc: valueGradientStride)
+                    // dS = P ⊙ (dP − Σ_j P·dP), in place in dScores
+                    for i in rows {
+                        let p = P + i * Tk, ds = dScores + (i - r0) * Tk
+                        var dot: Float = 0
+                        for j in 0 ..< kEnd { dot += p[j] * ds[j] }
+                        for j in 0 ..< kEnd { ds[j] = p[j] * (ds[j] - dot) }
+                    }
+                    // dQ += scale·dS·K,  dK += scale·dSᵀ·Q
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: false, m: rows.count, n: HS, k: kEnd,
+                        alpha: scale, a: dScores, lda: Tk, b: k, ldb: keyStride,
+                        beta: 1, c: dq + r0 * queryGradientStride, ldc: queryGradientStride)
+                    BLAS.sgemm(
+                        transposeA: true, transposeB: false, m: kEnd, n: HS, k: rows.count,
+                        alpha: scale, a: dScores, lda: Tk, b: q + r0 * queryStride, ldb: queryStride,
+                        beta: 1, c: dk, ldc: keyGradientStride)
+                    r0 = rows.upperBound
+                }
+            }
+        }
+    }
+
+    /// Plain-loop reference for `forward`, in double precision (tests only).
+    public static func forwardNaive(
+        output: UnsafeMutablePointer<Float>, probabilities: UnsafeMutablePointer<Float>,
+        query: UnsafePointer<Float>, queryStride: Int, key: UnsafePointer<Float>, keyStride: Int,
+        value: UnsafePointer<Float>, valueStride: Int, keyMask: UnsafePointer<UInt8>? = nil,
+        queryMask: UnsafePointer<UInt8>? = nil, shape: Shape
+    ) {
+        let Tq = shape.queryLength, Tk = shape.keyLength, NH = shape.heads, HS = shape.headSize
+        let C = shape.channels
+        for b in 0 ..< shape.batch {
+            for h in 0 ..< NH {
+                for i in 0 ..< Tq {
+                    var scores = [Double](repeating: -.infinity, count: Tk)
+                    let queryIsPadding = queryMask.map { $0[b * Tq + i] == 0 } ?? false
+                    for j in 0 ..< Tk {
+                        if queryIsPadding || (shape.causal && j > i) || (keyMask.map { $0[b * Tk + j] == 0 } ?? false) {
+                            continue
+                        }
+                        var s = 0.0
+                        for d in 0 ..< HS {
+                            s += Double(query[(b * Tq + i) * queryStride + h * HS + d]) * Double(key[(b * Tk + j) * keyStride + h * HS + d])
+                        }
+                        scores[j] = s / Double(HS).squareRoot()
+                    }
+                    let maximum = scores.max() ?? -.infinity
+                    var p = [Double](repeating: 0, count: Tk)
+                    if maximum > -.infinity {
+                        let sum = scores.reduce(0.0) { $0 + Foundation.exp($1 - maximum) }
+                        for j in 0 ..< Tk { p[j] = Foundation.exp(scores[j] - maximum) / sum }
+                    }
+                    for j in 0 ..< Tk { probabilities[((b * NH + h) * Tq + i) * Tk + j] = Float(p[j]) }
+                    for d in 0 ..< HS {
+                        var o = 0.0
+                        for j in 0 ..< Tk { o += p[j] * Double(value[(b * Tk + j) * valueStride + h * HS + d]) }
+                        output[(b * Tq + i) * C + h * HS + d] = Float(o)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Plain-loop reference for `backward`, in double precision, from the cached probabilities
+    /// (tests only).
+    public static func backwardNaive(
+        queryGradient: UnsafeMutablePointer<Float>, queryGradientStride: Int,
+        keyGradient: UnsafeMutablePointer<Float>, keyGradientStride: Int,
+        valueGradient: UnsafeMutablePointer<Float>, valueGradientStride: Int,
+        outputGradient: UnsafePointer<Float>, probabilities: UnsafePointer<Float>,
+        query: UnsafePointer<Float>, queryStride: Int, key: UnsafePointer<Float>, keyStride: Int,
+        value: UnsafePointer<Float>, valueStride: Int, shape: Shape
+    ) {
+        let Tq = shape.queryLength, Tk = shape.keyLength, NH = shape.heads, HS = shape.headSize
+        let C = shape.channels, scale = 1 / Double(HS).squareRoot()
+        for b in 0 ..< shape.batch {
+            for h in 0 ..< NH {
+                for i in 0 ..< Tq {
+                    let p = { (j: Int) in Double(probabilities[((b * NH + h) * Tq + i) * Tk + j]) }
+                    let dout = { (d: Int) in Double(outputGradient[(b * Tq + i) * C + h * HS + d]) }
+                    var dp = [Double](repeating: 0, count: Tk)
+                    for j in 0 ..< Tk {
+                        for d in 0 ..< HS {
+                            dp[j] += dout(d) * Double(value[(b * Tk + j) * valueStride + h * HS + d])
+                            valueGradient[(b * Tk + j) * valueGradientStride + h * HS + d] += Float(p(j) * dout(d))
+                        }
+                    }
+                    var dot = 0.0
+                    for j in 0 ..< Tk { dot += p(j) * dp[j] }
+                    for j in 0 ..< Tk {
+                        let ds = p(j) * (dp[j] - dot) * scale
+                        for d in 0 ..< HS {
+                            queryGradient[(b * Tq + i) * queryGradientStride + h * HS + d] += Float(ds * Double(key[(b * Tk + j) * keyStride + h * HS + d]))
+                            keyGradient[(b * Tk + j) * keyGradientStride + h * HS + d] += Float(ds * Double(query[(b * Tq + i) * queryStride + h * HS + d]))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

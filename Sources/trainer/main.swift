@@ -1,0 +1,2 @@
+import TrainerKit
+print(BLAS.configuration)
