@@ -116,31 +116,17 @@ public enum Attention {
     static func normalizeScores(
         _ row: UnsafeMutablePointer<Float>, visible: Int, total: Int, keyMask: UnsafePointer<UInt8>?
     ) {
-        var maximum = -Float.infinity
         if let keyMask {
-            for j in 0 ..< visible where keyMask[j] != 0 { maximum = row[j] > maximum ? row[j] : maximum }
-        } else {
-            for j in 0 ..< visible { maximum = row[j] > maximum ? row[j] : maximum }
+            for j in 0 ..< visible { row[j] = keyMask[j] != 0 ? row[j] : -Float.infinity }
         }
+        let maximum = Reductions.maximum(row, visible)
         guard maximum > -Float.infinity else {
             row.update(repeating: 0, count: total)
             return
         }
-        var sum: Float = 0
-        if let keyMask {
-            for j in 0 ..< visible {
-                let e = keyMask[j] != 0 ? FastMath.exp(row[j] - maximum) : 0
-                row[j] = e
-                sum += e
-            }
-        } else {
-            for j in 0 ..< visible {
-                let e = FastMath.exp(row[j] - maximum)
-                row[j] = e
-                sum += e
-            }
-        }
-        let inverse = 1 / sum
+        // Branch-free loops so that they vectorise (masked scores are −∞, whose exp is exactly 0).
+        for j in 0 ..< visible { row[j] = FastMath.exp(row[j] - maximum) }
+        let inverse = 1 / Reductions.sum(row, visible)
         for j in 0 ..< visible { row[j] *= inverse }
         if visible < total { (row + visible).update(repeating: 0, count: total - visible) }
     }
@@ -192,8 +178,7 @@ public enum Attention {
                     // dS = P ⊙ (dP − Σ_j P·dP), in place in dScores
                     for i in rows {
                         let p = P + i * Tk, ds = dScores + (i - r0) * Tk
-                        var dot: Float = 0
-                        for j in 0 ..< kEnd { dot += p[j] * ds[j] }
+                        let dot = Reductions.dot(p, ds, kEnd)
                         for j in 0 ..< kEnd { ds[j] = p[j] * (ds[j] - dot) }
                     }
                     // dQ += scale·dS·K,  dK += scale·dSᵀ·Q

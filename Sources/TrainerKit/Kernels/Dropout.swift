@@ -26,9 +26,8 @@ public enum Dropout {
             if UnsafePointer(output) != input { output.update(from: input, count: count) }
             return
         }
-        let scale = 1 / (1 - p)
-        apply(count: count, probability: p, stream: stream, parallelism: parallelism) { i, keep in
-            output[i] = keep ? input[i] * scale : 0
+        withMultipliers(count: count, probability: p, stream: stream, parallelism: parallelism) { start, multipliers, n in
+            for i in 0 ..< n { output[start + i] = input[start + i] * multipliers[i] }
         }
     }
 
@@ -41,29 +40,40 @@ public enum Dropout {
             Residual.accumulate(into: inputGradient, outputGradient, count: count, parallelism: parallelism)
             return
         }
-        let scale = 1 / (1 - p)
-        apply(count: count, probability: p, stream: stream, parallelism: parallelism) { i, keep in
-            inputGradient[i] += keep ? outputGradient[i] * scale : 0
+        withMultipliers(count: count, probability: p, stream: stream, parallelism: parallelism) { start, multipliers, n in
+            for i in 0 ..< n { inputGradient[start + i] += outputGradient[start + i] * multipliers[i] }
         }
     }
 
-    /// Calls `body(i, keep)` for every element, in pieces of whole Philox blocks.
+    /// Elements per chunk of generated multipliers (a multiple of 4, the Philox block).
+    static let chunk = 256
+
+    /// Calls `body(start, multipliers, n)` for consecutive chunks of at most `chunk` elements, where
+    /// `multipliers[i]` is 1/(1 − p) if element `start + i` is kept and 0 if dropped. Generating a
+    /// chunk of Philox blocks in one loop, then applying it in another, lets both vectorise.
     @inline(__always)
-    static func apply(
+    static func withMultipliers(
         count: Int, probability p: Float, stream: RandomStream, parallelism: Parallelism,
-        _ body: (Int, Bool) -> Void
+        _ body: (Int, UnsafePointer<Float>, Int) -> Void
     ) {
-        let cut = threshold(p)
-        let blocks = (count + 3) / 4
-        parallelism.forEachPiece(count: blocks) { _, blockRange in
-            for block in blockRange {
-                let words = stream.block(UInt32(truncatingIfNeeded: block))
-                let base = block * 4
-                let n = min(4, count - base)
-                body(base, words.0 >= cut)
-                if n > 1 { body(base + 1, words.1 >= cut) }
-                if n > 2 { body(base + 2, words.2 >= cut) }
-                if n > 3 { body(base + 3, words.3 >= cut) }
+        let cut = threshold(p), scale = 1 / (1 - p)
+        let chunks = (count + chunk - 1) / chunk
+        parallelism.forEachPiece(count: chunks) { _, chunkRange in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: chunk) { multipliers in
+                let m = multipliers.baseAddress!
+                for c in chunkRange {
+                    let start = c * chunk, n = min(chunk, count - start)
+                    let firstBlock = UInt32(truncatingIfNeeded: start / 4)
+                    for block in 0 ..< UInt32(chunk / 4) {
+                        let words = stream.block(firstBlock &+ block)
+                        let i = Int(block) * 4
+                        m[i] = words.0 >= cut ? scale : 0
+                        m[i + 1] = words.1 >= cut ? scale : 0
+                        m[i + 2] = words.2 >= cut ? scale : 0
+                        m[i + 3] = words.3 >= cut ? scale : 0
+                    }
+                    body(start, UnsafePointer(m), n)
+                }
             }
         }
     }

@@ -2,8 +2,10 @@
 public enum Linear {
     /// `output = input·weightᵀ + bias`.
     ///
-    /// Rows are split into one contiguous piece per thread, each a single-threaded `sgemm`, so every
-    /// output element is computed by one thread in the same order whatever the thread count.
+    /// Rows are split into one contiguous piece per thread; each thread writes the bias into its
+    /// rows and runs a single-threaded `sgemm` on them while they are warm (measured faster than one
+    /// threaded sgemm after a separate bias pass). Every output element is computed by one thread in
+    /// the same order whatever the thread count.
     /// - Complexity: 2·N·C·OC floating-point operations.
     public static func forward(
         output: UnsafeMutablePointer<Float>,  // (N, OC)
@@ -28,8 +30,11 @@ public enum Linear {
     /// Accumulates `inputGradient += outputGradient·W`, `weightGradient += outputGradientᵀ·input`,
     /// `biasGradient += Σ_rows outputGradient`. Pass nil for a gradient that is not needed.
     ///
-    /// The input gradient is split by rows, the weight and bias gradients by output channel, so no
-    /// two threads ever add into the same element.
+    /// The input gradient is split by rows. The weight gradient is a sum over rows, so splitting it
+    /// by output channel would make every thread pack all of the input (measured 30% slower); each
+    /// thread instead multiplies its own rows into a private partial sum, and the partials are
+    /// added in thread order: deterministic for a given thread count. The bias gradient sums rows
+    /// in order, channels split between threads.
     /// - Complexity: 4·N·C·OC floating-point operations (2 for each of the two products).
     public static func backward(
         inputGradient: UnsafeMutablePointer<Float>?,  // (N, C)
@@ -41,21 +46,33 @@ public enum Linear {
         rows N: Int, inputChannels C: Int, outputChannels OC: Int,
         parallelism: Parallelism = .serial
     ) {
-        if let inputGradient {
-            parallelism.forEachPiece(count: N) { _, rows in
+        let pieces = min(parallelism.threads, N)
+        // partials[piece − 1]: dW of the rows of pieces 1...; piece 0 adds straight into dW. (pieces − 1, OC, C)
+        let partials = weightGradient != nil && pieces > 1 ? alignedAllocate(Float.self, count: (pieces - 1) * OC * C) : nil
+        defer { partials?.deallocate() }
+        parallelism.forEachPiece(count: N) { piece, rows in
+            if let inputGradient {
                 BLAS.sgemm(
                     transposeA: false, transposeB: false, m: rows.count, n: C, k: OC,
                     alpha: 1, a: outputGradient + rows.lowerBound * OC, lda: OC, b: weight, ldb: C,
                     beta: 1, c: inputGradient + rows.lowerBound * C, ldc: C)
             }
+            if let weightGradient {
+                let target = piece == 0 ? weightGradient : partials! + (piece - 1) * OC * C
+                BLAS.sgemm(
+                    transposeA: true, transposeB: false, m: OC, n: C, k: rows.count,
+                    alpha: 1, a: outputGradient + rows.lowerBound * OC, lda: OC, b: input + rows.lowerBound * C, ldb: C,
+                    beta: piece == 0 ? 1 : 0, c: target, ldc: C)
+            }
         }
         guard weightGradient != nil || biasGradient != nil else { return }
         parallelism.forEachPiece(count: OC) { _, channels in
-            if let weightGradient {
-                BLAS.sgemm(
-                    transposeA: true, transposeB: false, m: channels.count, n: C, k: N,
-                    alpha: 1, a: outputGradient + channels.lowerBound, lda: OC, b: input, ldb: C,
-                    beta: 1, c: weightGradient + channels.lowerBound * C, ldc: C)
+            if let weightGradient, let partials {
+                for piece in 0 ..< pieces - 1 {
+                    let source = partials + piece * OC * C + channels.lowerBound * C
+                    let target = weightGradient + channels.lowerBound * C
+                    for i in 0 ..< channels.count * C { target[i] += source[i] }
+                }
             }
             if let biasGradient {
                 // Column sums in row order: a fixed order, vectorised across channels.

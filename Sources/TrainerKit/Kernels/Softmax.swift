@@ -25,8 +25,7 @@ public enum Softmax {
         parallelism.forEachPiece(count: N) { _, rows in
             for n in rows {
                 let y = output + n * D, dy = outputGradient + n * D, dx = inputGradient + n * D
-                var dot: Float = 0
-                for j in 0 ..< D { dot += y[j] * dy[j] }
+                let dot = Reductions.dot(y, dy, D)
                 for j in 0 ..< D { dx[j] += y[j] * (dy[j] - dot) }
             }
         }
@@ -36,14 +35,10 @@ public enum Softmax {
     /// (the log-partition, used by cross-entropy).
     @inline(__always) @discardableResult
     static func normalizeRow(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int) -> Float {
-        var maximum = -Float.infinity
-        for j in 0 ..< count { maximum = input[j] > maximum ? input[j] : maximum }
-        var sum: Float = 0
-        for j in 0 ..< count {
-            let e = FastMath.exp(input[j] - maximum)
-            output[j] = e
-            sum += e
-        }
+        let maximum = Reductions.maximum(input, count)
+        // Exponentials in one loop (vectorised), their sum in a fixed-order reduction.
+        for j in 0 ..< count { output[j] = FastMath.exp(input[j] - maximum) }
+        let sum = Reductions.sum(output, count)
         let inverse = 1 / sum
         for j in 0 ..< count { output[j] *= inverse }
         return maximum + Float(Foundation.log(Double(sum)))

@@ -48,13 +48,21 @@ enum HDF5Library {
 final class HDF5Handle: @unchecked Sendable {
     let id: hid_t
     private let closer: (hid_t) -> herr_t
+    private var isOpen = true
 
     init(_ id: hid_t, closer: @escaping (hid_t) -> herr_t) {
         self.id = id
         self.closer = closer
     }
 
-    deinit { _ = closer(id) }
+    /// Closes now (once); returns HDF5's status.
+    func close() -> herr_t {
+        guard isOpen else { return 0 }
+        isOpen = false
+        return closer(id)
+    }
+
+    deinit { _ = close() }
 }
 
 /// Element types that map onto HDF5 native types.
@@ -450,6 +458,12 @@ public final class HDF5File: HDF5Group, @unchecked Sendable {
         }
         filePath = path
         super.init(handle: HDF5Handle(file, closer: H5Fclose), path: "/")
+    }
+
+    /// Closes the file and every object still open in it; errors (such as a failed final write)
+    /// are reported here rather than lost in a destructor.
+    public func close() throws {
+        try HDF5Library.check(handle.close(), "closing \(filePath)")
     }
 
     /// Flushes everything written so far to the operating system.

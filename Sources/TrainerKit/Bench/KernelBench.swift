@@ -1,0 +1,280 @@
+import Foundation
+
+/// `trainer bench kernels`: every kernel's forward and backward throughput at the seed GPT's shapes
+/// (B·T = 4096 rows, C = 384, 4C = 1536, T = 256, 6 heads of 64), next to raw `cblas_sgemm` at the
+/// same shapes and thread count, measured in the same run.
+public struct KernelBench {
+    /// One line of the report.
+    public struct Row: Sendable {
+        public var kernel: String
+        public var pass: String
+        public var milliseconds: Double
+        /// GFLOP/s for products, nil for memory-bound kernels.
+        public var gflops: Double?
+        /// Bytes moved per second per thread (GB/s/core), for memory-bound kernels.
+        public var gigabytesPerSecondPerCore: Double?
+        /// Our rate ÷ raw sgemm's rate at the same shape (products), or ÷ the best raw sgemm rate
+        /// (attention).
+        public var ratio: Double?
+        public var note: String
+    }
+
+    public var batch = 16, time = 256, channels = 384, heads = 6, vocabulary = 65
+    public var threads: Int
+    public var repeats: Int
+
+    public init(threads: Int, repeats: Int = 7) {
+        self.threads = threads
+        self.repeats = repeats
+    }
+
+    /// Best wall time of `body` in seconds over `repeats` runs, after one warm-up run. The minimum,
+    /// not the mean: on a shared machine other load only ever adds time.
+    func time(_ body: () -> Void) -> Double {
+        withoutActuallyEscaping(body) { timeInterleaved([$0])[0] }
+    }
+
+    /// Best times of several bodies run in alternation (A B A B ...), so that a slow patch of the
+    /// machine affects them alike.
+    func timeInterleaved(_ bodies: [() -> Void]) -> [Double] {
+        for body in bodies { body() }
+        var best = [Double](repeating: .infinity, count: bodies.count)
+        for _ in 0 ..< repeats {
+            for (i, body) in bodies.enumerated() {
+                let start = DispatchTime.now().uptimeNanoseconds
+                body()
+                best[i] = min(best[i], Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+        }
+        return best
+    }
+
+    /// Runs every measurement and returns the rows in report order.
+    public func run() -> [Row] {
+        let parallelism = Parallelism(threads: threads)
+        let N = batch * time, C = channels, FF = 4 * channels
+        var rows: [Row] = []
+        var random = SplitMix(seed: 42)
+        func buffer(_ count: Int, scale: Float = 1) -> FloatBuffer {
+            let b = FloatBuffer(count: count)
+            for i in 0 ..< count { b[i] = random.uniform() * scale }
+            return b
+        }
+
+        // Raw sgemm on OpenBLAS's own threads at the same shapes, measured first and apart: its idle
+        // threads spin for a while after each call (OPENBLAS_THREAD_TIMEOUT) and would steal cores
+        // from kernels timed right after.
+        func rawSgemm(_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int) -> Double {
+            let a = buffer(m * k), b = buffer(k * n), c = FloatBuffer(count: m * n)
+            BLAS.setLibraryThreads(threads)
+            defer { BLAS.configureForKernels() }
+            return time {
+                BLAS.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
+                           a: a.readPointer, lda: transposeA ? m : k, b: b.readPointer, ldb: transposeB ? k : n,
+                           beta: 1, c: c.pointer, ldc: n)
+            }
+        }
+        let linearShapes = [("linear qkv", C, 3 * C), ("linear attn proj", C, C), ("linear fc1", C, FF), ("linear fc2", FF, C)]
+        // (forward, backward) raw seconds per shape; the backward is two products:
+        // dx (N×out · out×in, NN) and dW (outᵀ×N · N×in, TN).
+        let raw = linearShapes.map { _, inC, outC in
+            (rawSgemm(false, true, N, outC, inC), rawSgemm(false, false, N, inC, outC) + rawSgemm(true, false, outC, inC, N))
+        }
+        usleep(500_000)
+        var peak = 0.0
+        for ((name, inC, outC), (rawForward, rawBackward)) in zip(linearShapes, raw) {
+            let x = buffer(N * inC), w = buffer(outC * inC, scale: 0.05), b = buffer(outC), y = FloatBuffer(count: N * outC)
+            let dy = buffer(N * outC), dx = FloatBuffer(count: N * inC), dw = FloatBuffer(count: outC * inC), db = FloatBuffer(count: outC)
+            let flops = 2 * Double(N * inC * outC)
+            let forward = time {
+                Linear.forward(output: y.pointer, input: x.readPointer, weight: w.readPointer, bias: b.readPointer,
+                               rows: N, inputChannels: inC, outputChannels: outC, parallelism: parallelism)
+            }
+            let backward = time {
+                Linear.backward(inputGradient: dx.pointer, weightGradient: dw.pointer, biasGradient: db.pointer,
+                                outputGradient: dy.readPointer, input: x.readPointer, weight: w.readPointer,
+                                rows: N, inputChannels: inC, outputChannels: outC, parallelism: parallelism)
+            }
+            peak = max(peak, flops / rawForward / 1e9, 2 * flops / rawBackward / 1e9)
+            let shape = "\(N)×\(inC)→\(outC)"
+            rows.append(Row(kernel: name, pass: "forward", milliseconds: forward * 1e3, gflops: flops / forward / 1e9,
+                            ratio: rawForward / forward, note: "\(shape); raw sgemm \(fmt(flops / rawForward / 1e9)) GFLOP/s"))
+            rows.append(Row(kernel: name, pass: "backward", milliseconds: backward * 1e3, gflops: 2 * flops / backward / 1e9,
+                            ratio: rawBackward / backward, note: "\(shape); raw sgemm \(fmt(2 * flops / rawBackward / 1e9)) GFLOP/s"))
+        }
+
+        do {  // causal self-attention over a fused q|k|v buffer
+            let shape = Attention.Shape(batch: batch, queryLength: time, keyLength: time, heads: heads,
+                                        headSize: C / heads, causal: true)
+            let qkv = buffer(N * 3 * C), out = FloatBuffer(count: N * C)
+            let probabilities = FloatBuffer(count: batch * heads * time * time)
+            let dOut = buffer(N * C), dqkv = FloatBuffer(count: N * 3 * C)
+            let forward = time {
+                Attention.forward(output: out.pointer, probabilities: probabilities.pointer,
+                                  query: qkv.readPointer, queryStride: 3 * C, key: qkv.readPointer + C, keyStride: 3 * C,
+                                  value: qkv.readPointer + 2 * C, valueStride: 3 * C, shape: shape, parallelism: parallelism)
+            }
+            let backward = time {
+                Attention.backward(queryGradient: dqkv.pointer, queryGradientStride: 3 * C,
+                                   keyGradient: dqkv.pointer + C, keyGradientStride: 3 * C,
+                                   valueGradient: dqkv.pointer + 2 * C, valueGradientStride: 3 * C,
+                                   outputGradient: dOut.readPointer, probabilities: probabilities.readPointer,
+                                   query: qkv.readPointer, queryStride: 3 * C, key: qkv.readPointer + C, keyStride: 3 * C,
+                                   value: qkv.readPointer + 2 * C, valueStride: 3 * C, shape: shape, parallelism: parallelism)
+            }
+            let flops = Attention.forwardFLOPs(shape)
+            let note = "B=\(batch) T=\(time) \(heads)×\(C / heads) causal, query blocks of \(Attention.queryBlock); vs best raw sgemm \(fmt(peak))"
+            rows.append(Row(kernel: "attention", pass: "forward", milliseconds: forward * 1e3, gflops: flops / forward / 1e9,
+                            ratio: flops / forward / 1e9 / peak, note: note))
+            rows.append(Row(kernel: "attention", pass: "backward", milliseconds: backward * 1e3,
+                            gflops: 2 * flops / backward / 1e9, ratio: 2 * flops / backward / 1e9 / peak, note: note))
+            rows.append(Row(kernel: "attention", pass: "fwd+bwd", milliseconds: (forward + backward) * 1e3,
+                            gflops: 3 * flops / (forward + backward) / 1e9,
+                            ratio: 3 * flops / (forward + backward) / 1e9 / peak, note: note))
+        }
+
+        // Memory-bound kernels: bytes of compulsory traffic per element (reads + writes, gradients
+        // read and written because backward accumulates).
+        func memory(_ kernel: String, _ pass: String, elements: Int, bytesPerElement: Int, note: String = "", _ body: () -> Void) {
+            let seconds = time(body)
+            let rate = Double(elements * bytesPerElement) / seconds / 1e9 / Double(threads)
+            rows.append(Row(kernel: kernel, pass: pass, milliseconds: seconds * 1e3, gigabytesPerSecondPerCore: rate,
+                            note: "\(elements) elements × \(bytesPerElement) B" + (note.isEmpty ? "" : "; " + note)))
+        }
+        do {
+            let x = buffer(N * C, scale: 3), w = buffer(C), b = buffer(C), y = FloatBuffer(count: N * C)
+            let mean = FloatBuffer(count: N), rstd = FloatBuffer(count: N), dy = buffer(N * C), dx = FloatBuffer(count: N * C)
+            let dw = FloatBuffer(count: C), db = FloatBuffer(count: C)
+            memory("layer norm", "forward", elements: N * C, bytesPerElement: 8) {
+                LayerNorm.forward(output: y.pointer, mean: mean.pointer, reciprocalStd: rstd.pointer, input: x.readPointer,
+                                  weight: w.readPointer, bias: b.readPointer, rows: N, channels: C, parallelism: parallelism)
+            }
+            memory("layer norm", "backward", elements: N * C, bytesPerElement: 16) {
+                LayerNorm.backward(inputGradient: dx.pointer, weightGradient: dw.pointer, biasGradient: db.pointer,
+                                   outputGradient: dy.readPointer, input: x.readPointer, weight: w.readPointer,
+                                   mean: mean.readPointer, reciprocalStd: rstd.readPointer, rows: N, channels: C,
+                                   parallelism: parallelism)
+            }
+        }
+        do {
+            let count = N * FF
+            let x = buffer(count, scale: 4), y = FloatBuffer(count: count), dy = buffer(count), dx = FloatBuffer(count: count)
+            for approximation in GELU.Approximation.allCases {
+                let name = approximation == .tanh ? "GELU tanh" : "GELU exact"
+                memory(name, "forward", elements: count, bytesPerElement: 8) {
+                    GELU.forward(output: y.pointer, input: x.readPointer, count: count, approximation: approximation,
+                                 parallelism: parallelism)
+                }
+                memory(name, "backward", elements: count, bytesPerElement: 16) {
+                    GELU.backward(inputGradient: dx.pointer, outputGradient: dy.readPointer, input: x.readPointer,
+                                  count: count, approximation: approximation, parallelism: parallelism)
+                }
+            }
+            memory("ReLU", "forward", elements: count, bytesPerElement: 8) {
+                ReLU.forward(output: y.pointer, input: x.readPointer, count: count, parallelism: parallelism)
+            }
+            memory("ReLU", "backward", elements: count, bytesPerElement: 16) {
+                ReLU.backward(inputGradient: dx.pointer, outputGradient: dy.readPointer, input: x.readPointer, count: count,
+                              parallelism: parallelism)
+            }
+            let stream = RandomStream(seed: 1, 2, 3, 4)
+            memory("dropout p=0.2", "forward", elements: count, bytesPerElement: 8) {
+                Dropout.forward(output: y.pointer, input: x.readPointer, count: count, probability: 0.2, stream: stream,
+                                parallelism: parallelism)
+            }
+            memory("dropout p=0.2", "backward", elements: count, bytesPerElement: 12) {
+                Dropout.backward(inputGradient: dx.pointer, outputGradient: dy.readPointer, count: count, probability: 0.2,
+                                 stream: stream, parallelism: parallelism)
+            }
+            memory("residual", "forward", elements: N * C, bytesPerElement: 12) {
+                Residual.forward(output: y.pointer, x.readPointer, dy.readPointer, count: N * C, parallelism: parallelism)
+            }
+            memory("residual", "backward", elements: N * C, bytesPerElement: 20) {
+                Residual.backward(aGradient: dx.pointer, bGradient: y.pointer, outputGradient: dy.readPointer, count: N * C,
+                                  parallelism: parallelism)
+            }
+        }
+        do {  // softmax over attention-shaped rows
+            let rowsCount = batch * heads * time, count = rowsCount * time
+            let x = buffer(count, scale: 4), y = FloatBuffer(count: count), dy = buffer(count), dx = FloatBuffer(count: count)
+            memory("softmax", "forward", elements: count, bytesPerElement: 8, note: "rows of \(time)") {
+                Softmax.forward(output: y.pointer, input: x.readPointer, rows: rowsCount, columns: time, parallelism: parallelism)
+            }
+            memory("softmax", "backward", elements: count, bytesPerElement: 16, note: "rows of \(time)") {
+                Softmax.backward(inputGradient: dx.pointer, outputGradient: dy.readPointer, output: y.readPointer,
+                                 rows: rowsCount, columns: time, parallelism: parallelism)
+            }
+        }
+        do {
+            let V = vocabulary
+            let table = buffer(V * C), out = FloatBuffer(count: N * C), dOut = buffer(N * C), dTable = FloatBuffer(count: V * C)
+            let tokens = (0 ..< N).map { Int32(($0 * 31) % V) }
+            tokens.withUnsafeBufferPointer { ids in
+                memory("embedding", "forward", elements: N * C, bytesPerElement: 8, note: "V=\(V)") {
+                    Embedding.forward(output: out.pointer, tokens: ids.baseAddress!, table: table.readPointer, rows: N,
+                                      channels: C, parallelism: parallelism)
+                }
+                memory("embedding", "backward", elements: N * C, bytesPerElement: 12, note: "V=\(V)") {
+                    Embedding.backward(tableGradient: dTable.pointer, outputGradient: dOut.readPointer, tokens: ids.baseAddress!,
+                                       rows: N, channels: C, parallelism: parallelism)
+                }
+            }
+            let positions = buffer(time * C)
+            memory("position embedding", "forward", elements: N * C, bytesPerElement: 8) {
+                PositionEmbedding.forward(output: out.pointer, input: out.readPointer, table: positions.readPointer,
+                                          batch: batch, time: time, channels: C, parallelism: parallelism)
+            }
+            memory("position embedding", "backward", elements: N * C, bytesPerElement: 12) {
+                PositionEmbedding.backward(inputGradient: nil, tableGradient: positions.pointer, outputGradient: dOut.readPointer,
+                                           batch: batch, time: time, channels: C, parallelism: parallelism)
+            }
+            let logits = buffer(N * V, scale: 3), probabilities = FloatBuffer(count: N * V), losses = FloatBuffer(count: N)
+            let dLogits = FloatBuffer(count: N * V)
+            let targets = (0 ..< N).map { Int32(($0 * 7) % V) }
+            targets.withUnsafeBufferPointer { t in
+                memory("cross-entropy", "forward", elements: N * V, bytesPerElement: 8, note: "V=\(V), ε=0.1") {
+                    _ = CrossEntropy.forward(losses: losses.pointer, probabilities: probabilities.pointer, logits: logits.readPointer,
+                                             targets: t.baseAddress!, rows: N, classes: V, labelSmoothing: 0.1,
+                                             parallelism: parallelism)
+                }
+                memory("cross-entropy", "backward", elements: N * V, bytesPerElement: 12, note: "V=\(V), ε=0.1") {
+                    CrossEntropy.backward(logitsGradient: dLogits.pointer, probabilities: probabilities.readPointer,
+                                          targets: t.baseAddress!, rows: N, classes: V, labelSmoothing: 0.1, scale: 1,
+                                          parallelism: parallelism)
+                }
+            }
+        }
+        return rows
+    }
+
+    /// The report as aligned text.
+    public static func format(_ rows: [Row], threads: Int) -> String {
+        var lines = ["kernel               pass       ms       GFLOP/s   ratio   GB/s/core   note"]
+        for row in rows {
+            let gflops = row.gflops.map { String(format: "%9.1f", $0) } ?? "        -"
+            let ratio = row.ratio.map { String(format: "%6.0f%%", $0 * 100) } ?? "      -"
+            let gbs = row.gigabytesPerSecondPerCore.map { String(format: "%9.2f", $0) } ?? "        -"
+            lines.append(String(format: "%-20@ %-9@ %7.2f %@ %@ %@   %@", row.kernel.padding(toLength: 20, withPad: " ", startingAt: 0),
+                                row.pass.padding(toLength: 9, withPad: " ", startingAt: 0), row.milliseconds,
+                                gflops, ratio, gbs, row.note))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+func fmt(_ value: Double) -> String { String(format: "%.1f", value) }
+
+/// A tiny deterministic generator for benchmark and initialisation data outside the model.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
+}

@@ -1,0 +1,99 @@
+/// Every trainable tensor of a model in one contiguous buffer, with a table of named views
+/// (llm.c's `malloc_and_point_parameters`). Gradients live in a second buffer with the same layout,
+/// so the optimizer is one flat loop, the gradient all-reduce is one call, and checkpoint I/O walks
+/// the table.
+public final class ParameterStore: @unchecked Sendable {
+    /// One named tensor: where it sits in the flat buffers and how it is treated.
+    public struct Entry: Sendable, Equatable {
+        /// Path-like name, e.g. `blocks/0/attention/query/weight` (the checkpoint dataset name).
+        public let name: String
+        /// Dimensions, PyTorch order (a Linear weight is `[out, in]`).
+        public let shape: [Int]
+        /// First element in the flat buffers.
+        public let offset: Int
+        /// Whether AdamW applies weight decay to it (matrices yes; biases, norms no).
+        public let decays: Bool
+        /// Number of elements.
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    /// The table of views, in layout order.
+    public let entries: [Entry]
+    /// Parameter values, all tensors back to back.
+    public let values: FloatBuffer
+    /// Gradients, same layout as `values`.
+    public let gradients: FloatBuffer
+    private let index: [String: Int]
+
+    /// Total number of scalars.
+    public var count: Int { values.count }
+
+    init(entries: [Entry]) {
+        self.entries = entries
+        let total = entries.last.map { $0.offset + $0.count } ?? 0
+        values = FloatBuffer(count: total)
+        gradients = FloatBuffer(count: total)
+        index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.name, $0) })
+    }
+
+    /// The entry called `name`, if any.
+    public func entry(_ name: String) -> Entry? {
+        index[name].map { entries[$0] }
+    }
+
+    /// The value and gradient views of `name` (a programming error if it does not exist).
+    public func view(_ name: String) -> ParameterView {
+        guard let entry = entry(name) else { preconditionFailure("no parameter named \(name)") }
+        return ParameterView(value: values.pointer + entry.offset, gradient: gradients.pointer + entry.offset, count: entry.count)
+    }
+}
+
+/// A tensor's value and gradient in the flat buffers.
+public struct ParameterView: @unchecked Sendable {
+    /// The parameter values.
+    public let value: UnsafeMutablePointer<Float>
+    /// The gradient, accumulated by backward passes.
+    public let gradient: UnsafeMutablePointer<Float>
+    /// Number of elements.
+    public let count: Int
+}
+
+/// Collects parameter declarations in order, then builds the `ParameterStore`.
+public struct ParameterLayout {
+    private(set) var entries: [ParameterStore.Entry] = []
+    private var next = 0
+
+    public init() {}
+
+    /// Declares a tensor at the next offset.
+    public mutating func add(_ name: String, shape: [Int], decays: Bool) {
+        precondition(!entries.contains { $0.name == name }, "parameter \(name) declared twice")
+        let entry = ParameterStore.Entry(name: name, shape: shape, offset: next, decays: decays)
+        entries.append(entry)
+        next += entry.count
+    }
+
+    /// Declares a Linear layer's weight `[out, in]` (decayed) and optional bias `[out]`.
+    public mutating func addLinear(_ name: String, inputs: Int, outputs: Int, bias: Bool = true) {
+        add(name + "/weight", shape: [outputs, inputs], decays: true)
+        if bias { add(name + "/bias", shape: [outputs], decays: false) }
+    }
+
+    /// Declares several Linear layers of the same input width whose weights are adjacent (one
+    /// `[Σ out, in]` matrix, for a fused product) and whose biases are adjacent too.
+    public mutating func addFusedLinears(_ names: [String], inputs: Int, outputs: Int, bias: Bool = true) {
+        for name in names { add(name + "/weight", shape: [outputs, inputs], decays: true) }
+        if bias { for name in names { add(name + "/bias", shape: [outputs], decays: false) } }
+    }
+
+    /// Declares a layer norm's weight and bias `[channels]`.
+    public mutating func addLayerNorm(_ name: String, channels: Int) {
+        add(name + "/weight", shape: [channels], decays: false)
+        add(name + "/bias", shape: [channels], decays: false)
+    }
+
+    /// The store, zero-filled (initialisation is the model's job).
+    public func makeStore() -> ParameterStore {
+        ParameterStore(entries: entries)
+    }
+}
