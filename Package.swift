@@ -32,6 +32,8 @@ let package = Package(
         .target(
             name: "TrainerKit",
             dependencies: ["CBLAS", "CMPI", "CHDF5", .product(name: "Yams", package: "Yams")],
+            // The default corpus (public domain, see Resources/shakespeare.README.md), shipped unchanged.
+            resources: [.copy("Resources/shakespeare.txt"), .copy("Resources/shakespeare.README.md")],
             swiftSettings: kernelSettings
         ),
 

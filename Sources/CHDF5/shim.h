@@ -10,6 +10,7 @@ static inline hid_t shim_h5e_default(void) { return H5E_DEFAULT; }
 static inline hid_t shim_h5p_file_access(void) { return H5P_FILE_ACCESS; }
 static inline hid_t shim_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
 static inline hid_t shim_h5p_link_create(void) { return H5P_LINK_CREATE; }
+static inline hid_t shim_h5p_dataset_access(void) { return H5P_DATASET_ACCESS; }
 static inline unsigned shim_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline unsigned shim_h5f_acc_excl(void) { return H5F_ACC_EXCL; }
 static inline unsigned shim_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }

@@ -10,11 +10,119 @@ if let core = CPU.betterBLASCore() {
 }
 BLAS.configureForKernels()
 
+/// Runs a subcommand body; a `TrainerError` becomes one line on standard error and exit code 1
+/// (under mpirun, the whole job is taken down with the failing rank named).
+func guarded(_ needsMPI: Bool = false, _ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as TrainerError {
+        if needsMPI && Communicator.world.size > 1 { Communicator.world.abort(error.message) }
+        FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
 struct Trainer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trainer",
         abstract: "A Transformer trainer written from scratch: OpenBLAS kernels, MPI data parallelism, HDF5 storage.",
-        subcommands: [Bench.self])
+        discussion: "Without a subcommand: train the default config (a character-level GPT on the built-in Shakespeare corpus).",
+        subcommands: [Train.self, Prepare.self, Sample.self, Inspect.self, Bench.self],
+        defaultSubcommand: Train.self)
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Train a model (single process, or data-parallel under mpirun).")
+
+    @Option(help: "Run config, YAML or JSON (default: the built-in default config).")
+    var config: String?
+
+    @Option(name: .customLong("set"), help: "Override a config key, e.g. --set optimizer.lr=3e-4 (repeatable).")
+    var overrides: [String] = []
+
+    @Flag(help: "Continue from run_dir/ckpt.h5.")
+    var resume = false
+
+    @Option(help: "Characters of sample text to print at the end (0: none).")
+    var sample = 300
+
+    func run() throws {
+        try guarded(true) { try Commands.train(configPath: config, overrides: overrides, resume: resume, sampleTokens: sample) }
+    }
+}
+
+struct Prepare: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Turn a text corpus into an HDF5 dataset.")
+
+    @Option(name: .customLong("input"), help: "Text file(s), concatenated in order (repeatable).")
+    var inputs: [String] = []
+
+    @Option(help: "Output dataset (.h5).")
+    var output: String
+
+    @Option(help: "char | word | bpe")
+    var tokenizer = "char"
+
+    @Option(help: "Target vocabulary size (bpe).")
+    var vocabSize: Int?
+
+    @Option(help: "Fraction of the tokens kept for validation (the end of the corpus).")
+    var valFraction = 0.1
+
+    func run() throws {
+        try guarded {
+            try Commands.prepare(inputs: inputs, output: output, tokenizer: tokenizer, validationFraction: valFraction)
+        }
+    }
+}
+
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Generate text from a GPT checkpoint.")
+
+    @Option(help: "Checkpoint (.h5).")
+    var checkpoint: String
+
+    @Option(help: "Text to continue.")
+    var prompt = ""
+
+    @Option(help: "Tokens to generate.")
+    var tokens = 500
+
+    @Option(help: "Softmax temperature.")
+    var temperature = 0.8
+
+    @Option(help: "Sample only from the k most likely tokens (0: all).")
+    var topK = 200
+
+    @Option(help: "Random seed.")
+    var seed = 1337
+
+    @Option(help: "Threads (default: all cores).")
+    var threads = CPU.cores
+
+    func validate() throws {
+        guard temperature > 0 else { throw ValidationError("--temperature must be positive") }
+        guard tokens >= 0, topK >= 0 else { throw ValidationError("--tokens and --top-k must not be negative") }
+    }
+
+    func run() throws {
+        try guarded {
+            try Commands.sample(checkpoint: checkpoint, prompt: prompt,
+                                options: SamplingOptions(tokens: tokens, temperature: temperature, topK: topK, seed: UInt64(seed)),
+                                threads: threads)
+        }
+    }
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Summarise a checkpoint or a dataset.")
+
+    @Argument(help: "An HDF5 file written by the trainer.")
+    var file: String
+
+    func run() throws {
+        try guarded { print(try TrainerKit.Inspect.describe(path: file)) }
+    }
 }
 
 struct Bench: ParsableCommand {
@@ -29,7 +137,7 @@ struct Bench: ParsableCommand {
         @Option(help: "Threads (default: all cores).")
         var threads: Int = CPU.cores
 
-        @Option(help: "Timed repetitions per measurement (the median is reported).")
+        @Option(help: "Timed repetitions per measurement (the best is reported).")
         var repeats: Int = 7
 
         @Option(help: "Query rows per block in causal attention.")

@@ -8,7 +8,21 @@ import Foundation
 /// `h·HS ..< (h+1)·HS`. Masks: `keyMask[b, j] == 0` hides key j from every query of sequence b;
 /// `queryMask[b, i] == 0` marks query i as padding, whose output row and gradients are zero (never
 /// NaN). A query with no visible key also gets a zero row.
+///
+/// Optional dropout on the attention probabilities (nanoGPT's `attn_dropout`): the output uses
+/// `dropout(P)·V`; the cached probabilities stay undropped, and the mask of score (b, h, i, j) is
+/// element `((b·NH + h)·Tq + i)·Tk + j` of the dropout stream, regenerated in the backward pass.
 public enum Attention {
+    /// Dropout on the attention probabilities: probability and mask stream.
+    public struct ProbabilityDropout: Sendable {
+        public var probability: Float
+        public var stream: RandomStream
+        public init(probability: Float, stream: RandomStream) {
+            self.probability = probability
+            self.stream = stream
+        }
+    }
+
     /// Sizes of one attention call.
     public struct Shape: Sendable, Equatable {
         /// Sequences in the batch.
@@ -73,11 +87,16 @@ public enum Attention {
         value: UnsafePointer<Float>, valueStride: Int,  // rows (B, Tk)
         keyMask: UnsafePointer<UInt8>? = nil,  // (B, Tk)
         queryMask: UnsafePointer<UInt8>? = nil,  // (B, Tq)
+        dropout: ProbabilityDropout? = nil,
         shape: Shape, parallelism: Parallelism = .serial
     ) {
         let Tq = shape.queryLength, Tk = shape.keyLength, NH = shape.heads, HS = shape.headSize
         let C = shape.channels, scale = shape.scale
+        let dropout = dropout.flatMap { $0.probability > 0 ? $0 : nil }
         parallelism.forEachPiece(count: shape.batch * NH) { _, tasks in
+            // Dropped probabilities of one block of query rows: (queryBlock, Tk)
+            let dropped = dropout == nil ? nil : alignedAllocate(Float.self, count: min(queryBlock, Tq) * Tk)
+            defer { dropped?.deallocate() }
             for task in tasks {
                 let b = task / NH, h = task % NH
                 let P = probabilities + task * Tq * Tk
@@ -100,13 +119,33 @@ public enum Attention {
                             P + i * Tk, visible: queryIsPadding ? 0 : visible, total: Tk,
                             keyMask: keyMask.map { $0 + b * Tk })
                     }
+                    var weights = UnsafePointer(P + r0 * Tk)
+                    if let dropout, let dropped {
+                        applyDropout(dropped, P + r0 * Tk, rows: rows, kEnd: kEnd, task: task, shape: shape, dropout)
+                        weights = UnsafePointer(dropped)
+                    }
                     BLAS.sgemm(
                         transposeA: false, transposeB: false, m: rows.count, n: HS, k: kEnd,
-                        alpha: 1, a: P + r0 * Tk, lda: Tk, b: v, ldb: valueStride,
+                        alpha: 1, a: weights, lda: Tk, b: v, ldb: valueStride,
                         beta: 0, c: out + r0 * C, ldc: C)
                     r0 = rows.upperBound
                 }
             }
+        }
+    }
+
+    /// `dropped[i − r0, j] = P[i, j] · mask(i, j) / (1 − p)` for the rows of one query block.
+    @inline(__always)
+    static func applyDropout(
+        _ dropped: UnsafeMutablePointer<Float>, _ probabilities: UnsafePointer<Float>, rows: Range<Int>, kEnd: Int,
+        task: Int, shape: Shape, _ dropout: ProbabilityDropout
+    ) {
+        let Tq = shape.queryLength, Tk = shape.keyLength
+        for i in rows {
+            let row = dropped + (i - rows.lowerBound) * Tk, p = probabilities + (i - rows.lowerBound) * Tk
+            Dropout.fillMultipliers(row, start: (task * Tq + i) * Tk, count: kEnd, probability: dropout.probability,
+                                    stream: dropout.stream)
+            for j in 0 ..< kEnd { row[j] *= p[j] }
         }
     }
 
@@ -143,14 +182,22 @@ public enum Attention {
         query: UnsafePointer<Float>, queryStride: Int,
         key: UnsafePointer<Float>, keyStride: Int,
         value: UnsafePointer<Float>, valueStride: Int,
+        dropout: ProbabilityDropout? = nil,
         shape: Shape, parallelism: Parallelism = .serial
     ) {
         let Tq = shape.queryLength, Tk = shape.keyLength, NH = shape.heads, HS = shape.headSize
         let C = shape.channels, scale = shape.scale
+        let dropout = dropout.flatMap { $0.probability > 0 ? $0 : nil }
         parallelism.forEachPiece(count: shape.batch * NH) { _, tasks in
-            // dScores for one block of query rows: (queryBlock, Tk)
-            let dScores = alignedAllocate(Float.self, count: min(queryBlock, Tq) * Tk)
-            defer { dScores.deallocate() }
+            // dScores for one block of query rows: (queryBlock, Tk); with dropout, the dropped
+            // probabilities (first half) and the mask multipliers (second half) of the block.
+            let blockSize = min(queryBlock, Tq) * Tk
+            let dScores = alignedAllocate(Float.self, count: blockSize)
+            let dropped = dropout == nil ? nil : alignedAllocate(Float.self, count: 2 * blockSize)
+            defer {
+                dScores.deallocate()
+                dropped?.deallocate()
+            }
             for task in tasks {
                 let b = task / NH, h = task % NH
                 let P = probabilities + task * Tq * Tk
@@ -170,11 +217,26 @@ public enum Attention {
                         transposeA: false, transposeB: true, m: rows.count, n: kEnd, k: HS,
                         alpha: 1, a: dout + r0 * C, lda: C, b: v, ldb: valueStride,
                         beta: 0, c: dScores, ldc: Tk)
-                    // dV += Pᵀ·dO
+                    // dV += dropout(P)ᵀ·dO
+                    var weights = UnsafePointer(P + r0 * Tk)
+                    if let dropout, let dropped {
+                        applyDropout(dropped, P + r0 * Tk, rows: rows, kEnd: kEnd, task: task, shape: shape, dropout)
+                        weights = UnsafePointer(dropped)
+                    }
                     BLAS.sgemm(
                         transposeA: true, transposeB: false, m: kEnd, n: HS, k: rows.count,
-                        alpha: 1, a: P + r0 * Tk, lda: Tk, b: dout + r0 * C, ldb: C,
+                        alpha: 1, a: weights, lda: Tk, b: dout + r0 * C, ldb: C,
                         beta: 1, c: dv, ldc: valueGradientStride)
+                    // Through the dropout: dP = dP_dropped · mask / (1 − p)
+                    if let dropout, let dropped {
+                        let multipliers = dropped + blockSize
+                        for i in rows {
+                            Dropout.fillMultipliers(multipliers, start: (task * Tq + i) * Tk, count: kEnd,
+                                                    probability: dropout.probability, stream: dropout.stream)
+                            let ds = dScores + (i - r0) * Tk
+                            for j in 0 ..< kEnd { ds[j] *= multipliers[j] }
+                        }
+                    }
                     // dS = P ⊙ (dP − Σ_j P·dP), in place in dScores
                     for i in rows {
                         let p = P + i * Tk, ds = dScores + (i - r0) * Tk
@@ -201,7 +263,7 @@ public enum Attention {
         output: UnsafeMutablePointer<Float>, probabilities: UnsafeMutablePointer<Float>,
         query: UnsafePointer<Float>, queryStride: Int, key: UnsafePointer<Float>, keyStride: Int,
         value: UnsafePointer<Float>, valueStride: Int, keyMask: UnsafePointer<UInt8>? = nil,
-        queryMask: UnsafePointer<UInt8>? = nil, shape: Shape
+        queryMask: UnsafePointer<UInt8>? = nil, dropout: ProbabilityDropout? = nil, shape: Shape
     ) {
         let Tq = shape.queryLength, Tk = shape.keyLength, NH = shape.heads, HS = shape.headSize
         let C = shape.channels
@@ -227,9 +289,17 @@ public enum Attention {
                         for j in 0 ..< Tk { p[j] = Foundation.exp(scores[j] - maximum) / sum }
                     }
                     for j in 0 ..< Tk { probabilities[((b * NH + h) * Tq + i) * Tk + j] = Float(p[j]) }
+                    var weights = p
+                    if let dropout, dropout.probability > 0 {
+                        for j in 0 ..< Tk {
+                            let index = ((b * NH + h) * Tq + i) * Tk + j
+                            let kept = Dropout.keeps(index, stream: dropout.stream, probability: dropout.probability)
+                            weights[j] = kept ? Double(Float(p[j])) / Double(1 - dropout.probability) : 0
+                        }
+                    }
                     for d in 0 ..< HS {
                         var o = 0.0
-                        for j in 0 ..< Tk { o += p[j] * Double(value[(b * Tk + j) * valueStride + h * HS + d]) }
+                        for j in 0 ..< Tk { o += weights[j] * Double(value[(b * Tk + j) * valueStride + h * HS + d]) }
                         output[(b * Tq + i) * C + h * HS + d] = Float(o)
                     }
                 }
@@ -245,7 +315,7 @@ public enum Attention {
         valueGradient: UnsafeMutablePointer<Float>, valueGradientStride: Int,
         outputGradient: UnsafePointer<Float>, probabilities: UnsafePointer<Float>,
         query: UnsafePointer<Float>, queryStride: Int, key: UnsafePointer<Float>, keyStride: Int,
-        value: UnsafePointer<Float>, valueStride: Int, shape: Shape
+        value: UnsafePointer<Float>, valueStride: Int, dropout: ProbabilityDropout? = nil, shape: Shape
     ) {
         let Tq = shape.queryLength, Tk = shape.keyLength, NH = shape.heads, HS = shape.headSize
         let C = shape.channels, scale = 1 / Double(HS).squareRoot()
@@ -253,12 +323,19 @@ public enum Attention {
             for h in 0 ..< NH {
                 for i in 0 ..< Tq {
                     let p = { (j: Int) in Double(probabilities[((b * NH + h) * Tq + i) * Tk + j]) }
+                    // d(dropped P)/dP: the dropout multiplier (1 without dropout).
+                    let multiplier = { (j: Int) -> Double in
+                        guard let dropout, dropout.probability > 0 else { return 1 }
+                        let index = ((b * NH + h) * Tq + i) * Tk + j
+                        return Dropout.keeps(index, stream: dropout.stream, probability: dropout.probability)
+                            ? 1 / Double(1 - dropout.probability) : 0
+                    }
                     let dout = { (d: Int) in Double(outputGradient[(b * Tq + i) * C + h * HS + d]) }
                     var dp = [Double](repeating: 0, count: Tk)
                     for j in 0 ..< Tk {
                         for d in 0 ..< HS {
-                            dp[j] += dout(d) * Double(value[(b * Tk + j) * valueStride + h * HS + d])
-                            valueGradient[(b * Tk + j) * valueGradientStride + h * HS + d] += Float(p(j) * dout(d))
+                            dp[j] += dout(d) * Double(value[(b * Tk + j) * valueStride + h * HS + d]) * multiplier(j)
+                            valueGradient[(b * Tk + j) * valueGradientStride + h * HS + d] += Float(p(j) * multiplier(j) * dout(d))
                         }
                     }
                     var dot = 0.0

@@ -45,6 +45,33 @@ public enum Dropout {
         }
     }
 
+    /// Writes the multipliers of elements `start ..< start + count` of `stream` into `multipliers`:
+    /// 1/(1 − p) where the element is kept, 0 where it is dropped (the same mask as `forward`).
+    @inline(__always)
+    public static func fillMultipliers(
+        _ multipliers: UnsafeMutablePointer<Float>, start: Int, count: Int, probability p: Float, stream: RandomStream
+    ) {
+        let cut = threshold(p), scale = 1 / (1 - p)
+        var i = 0
+        // Up to the first whole Philox block, one word at a time.
+        while i < count && (start + i) % 4 != 0 {
+            multipliers[i] = stream.word(start + i) >= cut ? scale : 0
+            i += 1
+        }
+        while i + 4 <= count {
+            let words = stream.block(UInt32(truncatingIfNeeded: (start + i) / 4))
+            multipliers[i] = words.0 >= cut ? scale : 0
+            multipliers[i + 1] = words.1 >= cut ? scale : 0
+            multipliers[i + 2] = words.2 >= cut ? scale : 0
+            multipliers[i + 3] = words.3 >= cut ? scale : 0
+            i += 4
+        }
+        while i < count {
+            multipliers[i] = stream.word(start + i) >= cut ? scale : 0
+            i += 1
+        }
+    }
+
     /// Elements per chunk of generated multipliers (a multiple of 4, the Philox block).
     static let chunk = 256
 
@@ -56,22 +83,13 @@ public enum Dropout {
         count: Int, probability p: Float, stream: RandomStream, parallelism: Parallelism,
         _ body: (Int, UnsafePointer<Float>, Int) -> Void
     ) {
-        let cut = threshold(p), scale = 1 / (1 - p)
         let chunks = (count + chunk - 1) / chunk
         parallelism.forEachPiece(count: chunks) { _, chunkRange in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: chunk) { multipliers in
                 let m = multipliers.baseAddress!
                 for c in chunkRange {
                     let start = c * chunk, n = min(chunk, count - start)
-                    let firstBlock = UInt32(truncatingIfNeeded: start / 4)
-                    for block in 0 ..< UInt32(chunk / 4) {
-                        let words = stream.block(firstBlock &+ block)
-                        let i = Int(block) * 4
-                        m[i] = words.0 >= cut ? scale : 0
-                        m[i + 1] = words.1 >= cut ? scale : 0
-                        m[i + 2] = words.2 >= cut ? scale : 0
-                        m[i + 3] = words.3 >= cut ? scale : 0
-                    }
+                    fillMultipliers(m, start: start, count: n, probability: p, stream: stream)
                     body(start, UnsafePointer(m), n)
                 }
             }

@@ -171,7 +171,7 @@ public struct AttentionSublayerSpec: Sendable {
 /// over a memory sequence.
 public final class AttentionSublayer: ResidualSublayer {
     let spec: AttentionSublayerSpec
-    let channels: Int, heads: Int, dropoutSite: Int
+    let channels: Int, heads: Int, dropoutSite: Int, probabilityDropoutSite: Int
     let norm: LayerNormLayer
     let projections: LinearLayer  // self: q|k|v [3C, C]; cross: q [C, C]
     let memoryProjections: LinearLayer?  // cross: k|v [2C, C]
@@ -184,12 +184,15 @@ public final class AttentionSublayer: ResidualSublayer {
     public let probabilities: FloatBuffer
     let attended: FloatBuffer  // (rows, C) attention output before the output projection
 
+    /// `dropoutSite` numbers the residual dropout, `probabilityDropoutSite` the dropout on the
+    /// attention probabilities (both only active when the pass context has dropout).
     public init(_ spec: AttentionSublayerSpec, store: ParameterStore, channels C: Int, heads: Int, epsilon: Float,
-                limits: ActivationLimits, dropoutSite: Int) {
+                limits: ActivationLimits, dropoutSite: Int, probabilityDropoutSite: Int) {
         self.spec = spec
         self.channels = C
         self.heads = heads
         self.dropoutSite = dropoutSite
+        self.probabilityDropoutSite = probabilityDropoutSite
         norm = LayerNormLayer(store, spec.normName, channels: C, epsilon: epsilon, rows: limits.rows)
         let a = spec.attentionName
         if spec.kind == .cross {
@@ -214,6 +217,12 @@ public final class AttentionSublayer: ResidualSublayer {
                         heads: heads, headSize: channels / heads, causal: spec.kind == .causal)
     }
 
+    func probabilityDropout(_ context: PassContext) -> Attention.ProbabilityDropout? {
+        context.dropout.map {
+            Attention.ProbabilityDropout(probability: $0.probability, stream: $0.stream(site: probabilityDropoutSite))
+        }
+    }
+
     /// (keys, stride, key offset, value offset) of the current key/value source.
     private var keyValueLayout: (UnsafeMutablePointer<Float>, Int, Int, Int) {
         spec.kind == .cross ? (memoryProjected.pointer, 2 * channels, 0, channels)
@@ -236,7 +245,7 @@ public final class AttentionSublayer: ResidualSublayer {
             query: projected.readPointer, queryStride: projections.outputs,
             key: kv + keyOffset, keyStride: kvStride, value: kv + valueOffset, valueStride: kvStride,
             keyMask: isCross ? context.memoryMask : context.mask, queryMask: context.mask,
-            shape: shape(context), parallelism: threads)
+            dropout: probabilityDropout(context), shape: shape(context), parallelism: threads)
         output.forward(output: out, input: attended.readPointer, rows: rows, threads)
         if let dropout = context.dropout {
             Dropout.forward(output: out, input: out, count: rows * C, probability: dropout.probability,
@@ -273,7 +282,7 @@ public final class AttentionSublayer: ResidualSublayer {
             outputGradient: dAttended, probabilities: probabilities.readPointer,
             query: projected.readPointer, queryStride: projections.outputs,
             key: kv + keyOffset, keyStride: kvStride, value: kv + valueOffset, valueStride: kvStride,
-            shape: shape(context), parallelism: threads)
+            dropout: probabilityDropout(context), shape: shape(context), parallelism: threads)
         // Projections, then the norm (its input gradient lands in the stream gradient).
         let dNormalized = scratch.branch.pointer
         dNormalized.update(repeating: 0, count: rows * C)

@@ -375,10 +375,20 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
         return HDF5Dataset(handle: HDF5Handle(dataset, closer: H5Dclose), path: childPath(name))
     }
 
-    /// Opens an existing dataset.
-    public func dataset(_ name: String) throws -> HDF5Dataset {
+    /// Opens an existing dataset. `chunkCacheBytes` sets the size of its chunk cache (HDF5's
+    /// default is 1 MiB), so that many small reads of a compressed dataset decompress each chunk once.
+    public func dataset(_ name: String, chunkCacheBytes: Int? = nil) throws -> HDF5Dataset {
         guard exists(name) else { throw TrainerError("\(childPath(name)): no such dataset") }
-        let dataset = try HDF5Library.check(H5Dopen2(id, name, shim_h5p_default()), "opening dataset \(childPath(name))")
+        var dapl = shim_h5p_default()
+        var accessList: HDF5Handle?
+        if let chunkCacheBytes {
+            let list = HDF5Handle(try HDF5Library.check(H5Pcreate(shim_h5p_dataset_access()), "H5Pcreate"), closer: H5Pclose)
+            try HDF5Library.check(H5Pset_chunk_cache(list.id, 10_007, chunkCacheBytes, 1.0), "H5Pset_chunk_cache")
+            dapl = list.id
+            accessList = list
+        }
+        let dataset = try HDF5Library.check(H5Dopen2(id, name, dapl), "opening dataset \(childPath(name))")
+        withExtendedLifetime(accessList) {}
         return HDF5Dataset(handle: HDF5Handle(dataset, closer: H5Dclose), path: childPath(name))
     }
 

@@ -10,6 +10,7 @@ private struct AttentionCase {
     let keyOffset: Int, valueOffset: Int
     var keyMask: [UInt8]?
     var queryMask: [UInt8]?
+    var dropout: Attention.ProbabilityDropout?
 
     /// Self-attention over a fused qkv buffer.
     init(selfAttention B: Int, T: Int, heads: Int, headSize: Int, causal: Bool, seed: UInt64) {
@@ -48,14 +49,15 @@ private struct AttentionCase {
                     query: query.readPointer, queryStride: queryStride,
                     key: keyValue.readPointer + keyOffset, keyStride: keyStride,
                     value: keyValue.readPointer + valueOffset, valueStride: keyStride,
-                    keyMask: keyMask, queryMask: queryMask, shape: shape)
+                    keyMask: keyMask, queryMask: queryMask, dropout: dropout, shape: shape)
             } else {
                 Attention.forward(
                     output: output.pointer, probabilities: probabilities.pointer,
                     query: query.readPointer, queryStride: queryStride,
                     key: keyValue.readPointer + keyOffset, keyStride: keyStride,
                     value: keyValue.readPointer + valueOffset, valueStride: keyStride,
-                    keyMask: keyMask, queryMask: queryMask, shape: shape, parallelism: Parallelism(threads: threads))
+                    keyMask: keyMask, queryMask: queryMask, dropout: dropout, shape: shape,
+                    parallelism: Parallelism(threads: threads))
             }
         }
     }
@@ -71,7 +73,7 @@ private struct AttentionCase {
                 outputGradient: dOutput.readPointer, probabilities: probabilities.readPointer,
                 query: query.readPointer, queryStride: queryStride,
                 key: keyValue.readPointer + keyOffset, keyStride: keyStride,
-                value: keyValue.readPointer + valueOffset, valueStride: keyStride, shape: shape)
+                value: keyValue.readPointer + valueOffset, valueStride: keyStride, dropout: dropout, shape: shape)
         } else {
             Attention.backward(
                 queryGradient: dQuery.pointer, queryGradientStride: queryStride,
@@ -81,7 +83,7 @@ private struct AttentionCase {
                 query: query.readPointer, queryStride: queryStride,
                 key: keyValue.readPointer + keyOffset, keyStride: keyStride,
                 value: keyValue.readPointer + valueOffset, valueStride: keyStride,
-                shape: shape, parallelism: Parallelism(threads: threads))
+                dropout: dropout, shape: shape, parallelism: Parallelism(threads: threads))
         }
     }
 
@@ -107,7 +109,13 @@ final class AttentionTests: XCTestCase {
         var paddedSelf = AttentionCase(selfAttention: 2, T: 6, heads: 3, headSize: 4, causal: false, seed: 32)
         paddedSelf.keyMask = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]
         paddedSelf.queryMask = paddedSelf.keyMask
+        var dropped = AttentionCase(selfAttention: 2, T: 9, heads: 2, headSize: 4, causal: true, seed: 39)
+        dropped.dropout = Attention.ProbabilityDropout(probability: 0.3, stream: RandomStream(seed: 5, 7, 1, 2))
+        var droppedCross = cross
+        droppedCross.dropout = Attention.ProbabilityDropout(probability: 0.25, stream: RandomStream(seed: 6, 7, 1, 2))
         return [
+            ("causal with dropout", dropped),
+            ("cross with masks and dropout", droppedCross),
             ("causal", AttentionCase(selfAttention: 2, T: 7, heads: 2, headSize: 4, causal: true, seed: 30)),
             ("cross with masks", cross),
             ("padded self", paddedSelf),

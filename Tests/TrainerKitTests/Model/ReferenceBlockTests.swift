@@ -42,7 +42,7 @@ final class ReferenceBlockTests: XCTestCase {
         }
         let limits = ActivationLimits(batch: B, time: T, memoryTime: isCross ? Tk : 0)
         let block = TransformerBlock(sublayers: [
-            AttentionSublayer(attentionSpec, store: store, channels: C, heads: heads, epsilon: epsilon, limits: limits, dropoutSite: 0),
+            AttentionSublayer(attentionSpec, store: store, channels: C, heads: heads, epsilon: epsilon, limits: limits, dropoutSite: 0, probabilityDropoutSite: 2),
             FeedForwardSublayer(feedForwardSpec, store: store, channels: C, hidden: FF, epsilon: epsilon, limits: limits, dropoutSite: 1),
         ], channels: C, limits: limits)
         let scratch = BackwardScratch(limits: limits, channels: C, feedForward: FF)

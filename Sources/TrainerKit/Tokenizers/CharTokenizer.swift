@@ -1,0 +1,124 @@
+/// Character-level tokenizer (nanoGPT's shakespeare_char): the vocabulary is the sorted set of
+/// Unicode scalars of the corpus; each scalar is one token.
+public struct CharTokenizer: Tokenizer {
+    public let kind = "char"
+    public let vocabulary: [String]
+    /// Ids of ASCII scalars (−1: not in the vocabulary), for the fast path.
+    private let ascii: [Int32]
+    /// Ids of all other scalars.
+    private let others: [UInt32: Int32]
+
+    /// A tokenizer over the given scalars (sorted by code point).
+    public init(scalars: Set<UInt32>) {
+        let sorted = scalars.sorted()
+        vocabulary = sorted.map { String(Character(Unicode.Scalar($0)!)) }
+        var ascii = [Int32](repeating: -1, count: 128)
+        var others: [UInt32: Int32] = [:]
+        for (id, scalar) in sorted.enumerated() {
+            if scalar < 128 { ascii[Int(scalar)] = Int32(id) } else { others[scalar] = Int32(id) }
+        }
+        self.ascii = ascii
+        self.others = others
+    }
+
+    /// Reads the vocabulary stored by `write(to:)`.
+    public init(from group: HDF5Group) throws {
+        let strings = try group.dataset("vocab").readStrings()
+        var scalars = Set<UInt32>()
+        for string in strings {
+            guard string.unicodeScalars.count == 1, let scalar = string.unicodeScalars.first else {
+                throw TrainerError("\(group.path)/vocab: char tokenizer entry '\(string)' is not one character")
+            }
+            scalars.insert(scalar.value)
+        }
+        self.init(scalars: scalars)
+        guard vocabulary == strings else { throw TrainerError("\(group.path)/vocab: not sorted by code point") }
+    }
+
+    /// The id of one scalar, nil if it is not in the vocabulary.
+    @inline(__always)
+    public func id(of scalar: UInt32) -> Int32? {
+        if scalar < 128 {
+            let id = ascii[Int(scalar)]
+            return id >= 0 ? id : nil
+        }
+        return others[scalar]
+    }
+
+    /// Encodes UTF-8 bytes into `ids`; returns the number of bytes consumed (a trailing incomplete
+    /// scalar is left for the next call) or throws on a character outside the vocabulary.
+    public func encode(utf8 bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int32]) throws -> Int {
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let byte = bytes[i]
+            if byte < 0x80 {
+                let id = ascii[Int(byte)]
+                guard id >= 0 else { throw TrainerError("character U+\(String(byte, radix: 16)) is not in the vocabulary") }
+                ids.append(id)
+                i += 1
+                continue
+            }
+            guard let (scalar, length) = UTF8Scanner.decode(bytes, at: i) else { return i }
+            guard let id = others[scalar] else {
+                throw TrainerError("character U+\(String(scalar, radix: 16, uppercase: true)) is not in the vocabulary")
+            }
+            ids.append(id)
+            i += length
+        }
+        return i
+    }
+
+    public func encode(_ text: String) -> [Int32] {
+        text.unicodeScalars.compactMap { id(of: $0.value) }
+    }
+
+    public func decode(_ ids: [Int32]) -> String {
+        ids.map { $0 >= 0 && Int($0) < vocabulary.count ? vocabulary[Int($0)] : "" }.joined()
+    }
+
+    public func write(to group: HDF5Group) throws {
+        try group.setAttribute("kind", kind)
+        try group.writeStrings("vocab", vocabulary)
+    }
+}
+
+/// Minimal UTF-8 decoding over raw bytes (for streaming corpora in chunks).
+enum UTF8Scanner {
+    /// The scalar starting at `index` and its length in bytes; nil if the sequence is cut off by the
+    /// end of the buffer. Invalid bytes decode as U+FFFD, one byte long.
+    @inline(__always)
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> (UInt32, Int)? {
+        let first = bytes[index]
+        if first < 0x80 { return (UInt32(first), 1) }
+        let length = first >= 0xF0 ? 4 : first >= 0xE0 ? 3 : first >= 0xC0 ? 2 : 0
+        if length == 0 { return (0xFFFD, 1) }
+        if index + length > bytes.count { return nil }
+        var scalar = UInt32(first) & (0xFF >> UInt32(length + 1))
+        for k in 1 ..< length {
+            let byte = bytes[index + k]
+            if byte & 0xC0 != 0x80 { return (0xFFFD, 1) }
+            scalar = scalar << 6 | UInt32(byte & 0x3F)
+        }
+        return (scalar, length)
+    }
+
+    /// Adds every scalar of `bytes` to `scalars` (ASCII through a 128-entry table); returns the
+    /// number of bytes consumed and the number of scalars seen.
+    static func collect(_ bytes: UnsafeBufferPointer<UInt8>, ascii: inout [Bool], others: inout Set<UInt32>) -> (Int, Int) {
+        var i = 0, count = 0
+        while i < bytes.count {
+            let byte = bytes[i]
+            if byte < 0x80 {
+                ascii[Int(byte)] = true
+                i += 1
+            } else {
+                guard let (scalar, length) = decode(bytes, at: i) else { break }
+                others.insert(scalar)
+                i += length
+            }
+            count += 1
+        }
+        return (i, count)
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// AdamW (Loshchilov & Hutter; PyTorch's `torch.optim.AdamW`): Adam moments with bias correction
+/// and weight decay decoupled from the gradient, applied only to tensors marked `decays`.
+/// The moments are two flat buffers with the parameters' layout; the update is one loop per tensor.
+public final class AdamW: @unchecked Sendable {
+    public var beta1: Float
+    public var beta2: Float
+    public var epsilon: Float
+    public var weightDecay: Float
+    /// Updates taken so far (the bias-correction exponent).
+    public var step: Int = 0
+    /// First moments, same layout as the parameters.
+    public let m: FloatBuffer
+    /// Second moments.
+    public let v: FloatBuffer
+
+    public init(parameterCount: Int, beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float) {
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+        m = FloatBuffer(count: parameterCount)
+        v = FloatBuffer(count: parameterCount)
+    }
+
+    /// One update of every parameter from `parameters.gradients` at learning rate `lr`:
+    /// `p ← p − lr·λ·p` (decaying tensors), `m ← β1·m + (1−β1)·g`, `v ← β2·v + (1−β2)·g²`,
+    /// `p ← p − lr·m̂/(√v̂ + ε)` with `m̂ = m/(1−β1^t)`, `v̂ = v/(1−β2^t)`.
+    /// - Complexity: a few operations per parameter; elementwise, so split between threads freely.
+    public func update(_ parameters: ParameterStore, lr: Float, parallelism: Parallelism) {
+        step += 1
+        let correction1 = 1 - Float(pow(Double(beta1), Double(step)))
+        let correction2 = 1 - Float(pow(Double(beta2), Double(step)))
+        let stepSize = lr / correction1
+        let b1 = beta1, b2 = beta2, eps = epsilon
+        let sqrtCorrection2 = correction2.squareRoot()
+        for entry in parameters.entries {
+            let p = parameters.values.pointer + entry.offset, g = parameters.gradients.readPointer + entry.offset
+            let m = self.m.pointer + entry.offset, v = self.v.pointer + entry.offset
+            let decay = entry.decays ? 1 - lr * weightDecay : 1
+            parallelism.forEachPiece(count: entry.count) { _, range in
+                for i in range {
+                    let gradient = g[i]
+                    let m1 = b1 * m[i] + (1 - b1) * gradient
+                    let v1 = b2 * v[i] + (1 - b2) * gradient * gradient
+                    m[i] = m1
+                    v[i] = v1
+                    let denominator = v1.squareRoot() / sqrtCorrection2 + eps
+                    p[i] = p[i] * decay - stepSize * m1 / denominator
+                }
+            }
+        }
+    }
+}
+
+/// The learning rate at each step: a pure function with numbered phases (nanoGPT's `get_lr`).
+public struct LearningRateSchedule: Sendable, Equatable {
+    public var peak: Double
+    public var minimum: Double
+    public var warmup: Int
+    public var decaySteps: Int
+
+    public init(peak: Double, minimum: Double, warmup: Int, decaySteps: Int) {
+        self.peak = peak
+        self.minimum = minimum
+        self.warmup = warmup
+        self.decaySteps = decaySteps
+    }
+
+    /// The learning rate of step `step` (0-based).
+    public func rate(at step: Int) -> Double {
+        // 1) linear warm-up over the first `warmup` steps
+        if step < warmup { return peak * Double(step + 1) / Double(warmup + 1) }
+        // 2) after the decay, the minimum
+        if step > decaySteps { return minimum }
+        // 3) in between, cosine decay from the peak down to the minimum
+        let ratio = Double(step - warmup) / Double(max(1, decaySteps - warmup))
+        let coefficient = 0.5 * (1 + cos(Double.pi * ratio))
+        return minimum + coefficient * (peak - minimum)
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+
+/// Training history kept in checkpoints (`/metrics`): one series per name, each a list of
+/// (step, value) points, e.g. "train_loss", "val_loss".
+public struct MetricsHistory: Sendable, Equatable {
+    public var series: [String: [(step: Int, value: Double)]] = [:]
+
+    public init() {}
+
+    public mutating func record(_ name: String, step: Int, value: Double) {
+        series[name, default: []].append((step, value))
+    }
+
+    /// The last value of a series.
+    public func last(_ name: String) -> (step: Int, value: Double)? { series[name]?.last }
+
+    public static func == (lhs: MetricsHistory, rhs: MetricsHistory) -> Bool {
+        lhs.series.keys.sorted() == rhs.series.keys.sorted()
+            && lhs.series.allSatisfy { name, points in
+                let other = rhs.series[name] ?? []
+                return points.count == other.count && zip(points, other).allSatisfy { $0.step == $1.step && $0.value == $1.value }
+            }
+    }
+
+    func write(to group: HDF5Group) throws {
+        for (name, points) in series.sorted(by: { $0.key < $1.key }) {
+            try group.write("\(name)/step", points.map { Int64($0.step) })
+            try group.write("\(name)/value", points.map { $0.value })
+        }
+    }
+
+    init(from group: HDF5Group) throws {
+        for (name, kind) in try group.children() where kind == .group {
+            let steps = try group.read("\(name)/step", as: Int64.self), values = try group.read("\(name)/value", as: Double.self)
+            series[name] = zip(steps, values).map { (Int($0), $1) }
+        }
+    }
+}
+
+/// A training checkpoint in HDF5 (DESIGN.md "HDF5 checkpoint"): the model's parameters as
+/// `/model/<name>`, AdamW's state under `/optimizer`, the tokenizer, the metrics history, and under
+/// `/state` what an exact resume needs besides the step (the gradient-sum exponents).
+public struct Checkpoint {
+    public static let format = "trainer-checkpoint"
+
+    /// What a checkpoint holds besides the big tensors.
+    public struct Header: Sendable {
+        public var modelKind: String
+        public var step: Int
+        public var tokensSeen: Int
+        public var seed: Int
+        /// The full resolved run config (YAML).
+        public var config: String
+    }
+
+    /// Writes a checkpoint atomically (temporary file, fsync, rename), so a crash or a full disk
+    /// never leaves a broken or missing checkpoint at `path`.
+    public static func write(
+        to path: String, header: Header, parameters: ParameterStore, optimizer: AdamW, tokenizer: Tokenizer,
+        metrics: MetricsHistory, exponents: [Int32], extraState: [String: String] = [:]
+    ) throws {
+        try AtomicFile.write(to: path) { temporary in
+            let file = try HDF5File(path: temporary, mode: .truncate)
+            try file.setAttribute("format", format)
+            try file.setAttribute("format_version", Int64(1))
+            try file.setAttribute("model_kind", header.modelKind)
+            try file.setAttribute("step", Int64(header.step))
+            try file.setAttribute("tokens_seen", Int64(header.tokensSeen))
+            try file.setAttribute("seed", Int64(header.seed))
+            try file.setAttribute("config", header.config)
+            try file.setAttribute("created_utc", ISO8601DateFormatter().string(from: Date()))
+            try writeTensors(parameters.values, entries: parameters.entries, into: file.createGroup("model"))
+            let optimizerGroup = try file.createGroup("optimizer")
+            try optimizerGroup.setAttribute("kind", "adamw")
+            try optimizerGroup.setAttribute("beta1", Double(optimizer.beta1))
+            try optimizerGroup.setAttribute("beta2", Double(optimizer.beta2))
+            try optimizerGroup.setAttribute("eps", Double(optimizer.epsilon))
+            try optimizerGroup.setAttribute("weight_decay", Double(optimizer.weightDecay))
+            try optimizerGroup.setAttribute("step", Int64(optimizer.step))
+            try writeTensors(optimizer.m, entries: parameters.entries, into: optimizerGroup.createGroup("m"))
+            try writeTensors(optimizer.v, entries: parameters.entries, into: optimizerGroup.createGroup("v"))
+            try tokenizer.write(to: file.createGroup("tokenizer"))
+            try metrics.write(to: file.createGroup("metrics"))
+            let state = try file.createGroup("state")
+            try state.write("gradient_exponents", exponents)
+            try state.writeStrings("gradient_exponent_names", parameters.entries.map(\.name))
+            for (key, value) in extraState.sorted(by: { $0.key < $1.key }) { try state.setAttribute(key, value) }
+            try file.close()
+        }
+    }
+
+    private static func writeTensors(_ buffer: FloatBuffer, entries: [ParameterStore.Entry], into group: HDF5Group) throws {
+        for entry in entries {
+            try group.write(entry.name, UnsafeBufferPointer(start: buffer.pointer + entry.offset, count: entry.count),
+                            shape: entry.shape)
+        }
+    }
+
+    /// An open checkpoint file, read lazily.
+    public final class Reader {
+        public let path: String
+        public let file: HDF5File
+        public let header: Header
+
+        public init(path: String) throws {
+            self.path = path
+            file = try HDF5File(path: path, mode: .readOnly)
+            let format = (try? file.stringAttribute("format")) ?? "none"
+            guard format == Checkpoint.format else {
+                throw TrainerError("\(path): not a trainer checkpoint (format '\(format)')")
+            }
+            let version = try file.intAttribute("format_version")
+            guard version == 1 else { throw TrainerError("\(path): checkpoint format_version \(version), this trainer reads 1") }
+            header = Header(modelKind: try file.stringAttribute("model_kind"), step: try file.intAttribute("step"),
+                            tokensSeen: try file.intAttribute("tokens_seen"), seed: try file.intAttribute("seed"),
+                            config: try file.stringAttribute("config"))
+        }
+
+        /// The stored tokenizer.
+        public func tokenizer() throws -> Tokenizer { try Tokenizers.read(from: file.group("tokenizer")) }
+
+        /// Loads `/model/<name>` into every entry of `parameters` (names and shapes must match).
+        public func loadParameters(into parameters: ParameterStore) throws {
+            try readTensors(into: parameters.values, entries: parameters.entries, from: file.group("model"))
+        }
+
+        /// Loads AdamW's moments and step.
+        public func loadOptimizer(into optimizer: AdamW, entries: [ParameterStore.Entry]) throws {
+            let group = try file.group("optimizer")
+            optimizer.step = try group.intAttribute("step")
+            try readTensors(into: optimizer.m, entries: entries, from: group.group("m"))
+            try readTensors(into: optimizer.v, entries: entries, from: group.group("v"))
+        }
+
+        /// The metrics history.
+        public func metrics() throws -> MetricsHistory {
+            file.exists("metrics") ? try MetricsHistory(from: file.group("metrics")) : MetricsHistory()
+        }
+
+        /// The gradient-sum exponents, in the parameters' order.
+        public func exponents(entries: [ParameterStore.Entry]) throws -> [Int32] {
+            let names = try file.dataset("state/gradient_exponent_names").readStrings()
+            guard names == entries.map(\.name) else {
+                throw TrainerError("\(path): /state/gradient_exponent_names do not match the model's parameters")
+            }
+            return try file.read("state/gradient_exponents", as: Int32.self)
+        }
+
+        /// A string attribute of `/state`, if present.
+        public func stateAttribute(_ name: String) -> String? {
+            try? file.group("state").stringAttribute(name)
+        }
+
+        private func readTensors(into buffer: FloatBuffer, entries: [ParameterStore.Entry], from group: HDF5Group) throws {
+            let stored = Set(try group.datasetPaths())
+            let expected = Set(entries.map(\.name))
+            if let extra = stored.subtracting(expected).sorted().first {
+                throw TrainerError("\(path): \(group.path)/\(extra) is not a parameter of this model (different model config?)")
+            }
+            for entry in entries {
+                guard stored.contains(entry.name) else {
+                    throw TrainerError("\(path): \(group.path)/\(entry.name) is missing (different model config?)")
+                }
+                let dataset = try group.dataset(entry.name)
+                let shape = try dataset.shape
+                guard shape == entry.shape else {
+                    throw TrainerError("\(path): \(group.path)/\(entry.name) has shape \(shape), the model expects \(entry.shape)")
+                }
+                try dataset.read(into: UnsafeMutableBufferPointer(start: buffer.pointer + entry.offset, count: entry.count))
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+/// What the training loop needs from a model and its data, so that one loop trains the GPT and
+/// the translator. A task owns its model, its activations and its dataset.
+public protocol TrainingTask: AnyObject {
+    /// "gpt" or "seq2seq" (the checkpoint's `model_kind`).
+    var modelKind: String { get }
+    /// The trainable parameters (values and gradients).
+    var parameters: ParameterStore { get }
+    /// The tokenizer the data was made with (stored in checkpoints).
+    var tokenizer: Tokenizer { get }
+    /// Initialises the parameters from the seed.
+    func initialize(seed: UInt64)
+    /// Forward and backward of micro-batch `index` of step `step`: adds the gradient of the summed
+    /// loss into `parameters.gradients` and returns the loss total. The data and any dropout
+    /// masks depend only on (seed, step, index).
+    func trainMicroBatch(step: Int, index: Int, parallelism: Parallelism) throws -> CrossEntropy.Total
+    /// Forward only (no dropout) on the fixed evaluation micro-batch `index` of `split`.
+    func evaluateMicroBatch(split: TokenDataset.Split, index: Int, parallelism: Parallelism) throws -> CrossEntropy.Total
+    /// Model FLOPs (forward + backward) of one training micro-batch, for MFU.
+    var flopsPerMicroBatch: Double { get }
+    /// Tokens processed by one training micro-batch, for tokens/s.
+    var tokensPerMicroBatch: Int { get }
+    /// Extra evaluation printed and recorded by the task (e.g. BLEU), given the step.
+    func extraEvaluation(step: Int, communicator: Communicator, parallelism: Parallelism) throws -> [(String, Double)]
+}
+
+extension TrainingTask {
+    public func extraEvaluation(step: Int, communicator: Communicator, parallelism: Parallelism) throws -> [(String, Double)] { [] }
+}
+
+/// Philox stream names of the training loop.
+enum StreamNames {
+    static let data: UInt32 = 0x4441_5441  // "DATA"
+    static let evaluation: UInt32 = 0x4556_414C  // "EVAL"
+}
+
+/// Training a GPT on an "lm" dataset.
+public final class GPTTask: TrainingTask {
+    public let modelKind = "gpt"
+    public let model: GPTModel
+    public let dataset: TokenDataset
+    public var parameters: ParameterStore { model.parameters }
+    public var tokenizer: Tokenizer { dataset.tokenizer }
+    let seed: UInt64
+    let sequences: Int, time: Int, dropout: Float
+    let inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>
+
+    public init(config: RunConfig, dataset: TokenDataset) throws {
+        let m = config.model
+        let shape = try GPTShape(config: config, vocabulary: dataset.tokenizer.count)
+        sequences = config.data.microBatchSize
+        time = config.data.blockSize
+        dropout = Float(m.dropout)
+        seed = UInt64(config.seed)
+        self.dataset = dataset
+        model = GPTModel(shape: shape, limits: ActivationLimits(batch: sequences, time: time))
+        inputs = alignedAllocate(Int32.self, count: sequences * time)
+        targets = alignedAllocate(Int32.self, count: sequences * time)
+    }
+
+    deinit {
+        inputs.deallocate()
+        targets.deallocate()
+    }
+
+    public func initialize(seed: UInt64) { model.initialize(seed: seed) }
+
+    public var tokensPerMicroBatch: Int { sequences * time }
+
+    public var flopsPerMicroBatch: Double {
+        model.shape.flopsPerToken(parameterCount: parameters.count, sequenceLength: time) * Double(tokensPerMicroBatch)
+    }
+
+    public func trainMicroBatch(step: Int, index: Int, parallelism: Parallelism) throws -> CrossEntropy.Total {
+        let stream = RandomStream(seed: seed, StreamNames.data, UInt32(index), UInt32(truncatingIfNeeded: step))
+        try dataset.sample(.train, sequences: sequences, length: time, stream: stream, inputs: inputs, targets: targets)
+        let context = dropout > 0 ? DropoutContext(seed: seed, step: step, microBatch: index, probability: dropout) : nil
+        let total = model.forward(tokens: inputs, targets: targets, batch: sequences, time: time, dropout: context,
+                                  parallelism: parallelism)!
+        model.backward(lossScale: 1)
+        return total
+    }
+
+    public func evaluateMicroBatch(split: TokenDataset.Split, index: Int, parallelism: Parallelism) throws -> CrossEntropy.Total {
+        let splitIndex: UInt32 = split == .train ? 0 : 1
+        let stream = RandomStream(seed: seed, StreamNames.evaluation, splitIndex, UInt32(index))
+        try dataset.sample(split, sequences: sequences, length: time, stream: stream, inputs: inputs, targets: targets)
+        return model.forward(tokens: inputs, targets: targets, batch: sequences, time: time, parallelism: parallelism)!
+    }
+}
