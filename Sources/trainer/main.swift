@@ -128,7 +128,40 @@ struct Inspect: ParsableCommand {
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Throughput benchmarks, printed as ratios measured in the same run.",
-        subcommands: [Kernels.self])
+        subcommands: [Kernels.self, Step.self])
+
+    struct Step: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Training steps of a config's GPT on synthetic data: ms/step, tokens/s and MFU, single process.")
+
+        @Option(help: "Run config (default: configs/gpt-full.yaml, the seeds' full GPT).")
+        var config = "configs/gpt-full.yaml"
+
+        @Option(name: .customLong("set"), help: "Override a config key (repeatable).")
+        var overrides: [String] = []
+
+        @Option(parsing: .upToNextOption, help: "Thread counts to measure.")
+        var threads: [Int] = [1, CPU.cores]
+
+        @Option(help: "Timed steps per thread count (the best is reported).")
+        var steps = 3
+
+        func run() throws {
+            try guarded {
+                let runConfig = try ConfigLoader.load(path: config, overrides: overrides)
+                print("trainer bench step: \(config), batch \(runConfig.data.batchSize) × \(runConfig.data.blockSize) tokens in micro-batches of \(runConfig.data.microBatchSize), OpenBLAS core \(CPU.blasCore)")
+                var results: [StepBench.Result] = []
+                for count in threads {
+                    results.append(try StepBench.run(config: runConfig, threads: count, steps: steps) { print($0) })
+                }
+                print("threads   ms/step    tokens/s     MFU   sgemm peak (GFLOP/s)   parameters")
+                for r in results {
+                    print(String(format: "%7d %9.1f %11.0f %6.1f%% %12.1f %17d", r.threads, r.millisecondsPerStep,
+                                 r.tokensPerSecond, r.mfu * 100, r.peakGFLOPs, r.parameters))
+                }
+            }
+        }
+    }
 
     struct Kernels: ParsableCommand {
         static let configuration = CommandConfiguration(

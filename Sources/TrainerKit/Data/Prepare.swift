@@ -10,6 +10,8 @@ public enum Prepare {
         public var validationTokens: Int
         public var bytes: Int
         public var seconds: Double
+        /// Time spent turning bytes into token ids alone (both passes' scanning, no I/O).
+        public var tokenizingSeconds: Double
     }
 
     /// Bytes read per chunk when streaming a corpus.
@@ -66,6 +68,7 @@ public enum Prepare {
         let trainCount = Int(Double(tokenCount) * (1 - validationFraction))
 
         // Pass 2: tokens, appended in chunks to the train then the validation dataset.
+        var tokenizing = 0.0
         try AtomicFile.write(to: output) { temporary in
             let file = try HDF5File(path: temporary, mode: .truncate)
             try file.setAttribute("format", "trainer-dataset")
@@ -84,11 +87,13 @@ public enum Prepare {
                 try stream(path, chunkBytes: chunkBytes) { bytes, isLast in
                     ids.removeAll(keepingCapacity: true)
                     var consumed: Int
+                    let encodeStart = DispatchTime.now().uptimeNanoseconds
                     do {
                         consumed = try tokenizer.encode(utf8: bytes, into: &ids)
                     } catch {
                         throw TrainerError("prepare: \(path): \(error)")
                     }
+                    tokenizing += Double(DispatchTime.now().uptimeNanoseconds - encodeStart) / 1e9
                     if isLast && consumed < bytes.count {
                         ids.append(tokenizer.id(of: 0xFFFD)!)
                         consumed = bytes.count
@@ -107,7 +112,8 @@ public enum Prepare {
             try file.close()
         }
         return Report(output: output, vocabulary: tokenizer.count, trainTokens: trainCount,
-                      validationTokens: tokenCount - trainCount, bytes: totalBytes, seconds: Date().timeIntervalSince(start))
+                      validationTokens: tokenCount - trainCount, bytes: totalBytes, seconds: Date().timeIntervalSince(start),
+                      tokenizingSeconds: tokenizing)
     }
 
     /// Reads `path` in chunks; `body(bytes, isLast)` returns how many bytes it consumed, and the rest
@@ -185,8 +191,8 @@ final class TokenWriter {
         let wide = vocabulary > Int(UInt16.max)  // DESIGN.md: uint32 if vocab > 65535
         self.wide = wide
         datasets = try splits.map { split in
-            wide ? try file.createDataset("\(split)/\(name)", of: UInt32.self, shape: [0], maxShape: [nil], chunk: [TokenWriter.chunk], deflate: 4)
-                 : try file.createDataset("\(split)/\(name)", of: UInt16.self, shape: [0], maxShape: [nil], chunk: [TokenWriter.chunk], deflate: 4)
+            wide ? try file.createDataset("\(split)/\(name)", of: UInt32.self, shape: [0], maxShape: [nil], chunk: [TokenWriter.chunk], deflate: 1)
+                 : try file.createDataset("\(split)/\(name)", of: UInt16.self, shape: [0], maxShape: [nil], chunk: [TokenWriter.chunk], deflate: 1)
         }
         buffers = splits.map { _ in [] }
         lengths = splits.map { _ in 0 }

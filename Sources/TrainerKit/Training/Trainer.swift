@@ -21,7 +21,7 @@ public final class Trainer {
     let gradientSum: GradientSum
     let schedule: LearningRateSchedule
     var metrics = MetricsHistory()
-    var step = 0
+    public var step = 0
     var tokensSeen = 0
     /// Prints a line (rank 0 only).
     let log: (String) -> Void
@@ -127,8 +127,9 @@ public final class Trainer {
     }
 
     /// One optimizer step; returns (mean loss, gradient norm before clipping).
-    func trainStep(lr: Double) throws -> (loss: Double, gradientNorm: Double) {
+    public func trainStep(lr: Double) throws -> (loss: Double, gradientNorm: Double) {
         var lossSums = [Double](repeating: 0, count: microBatches), tokenCounts = [Double](repeating: 0, count: microBatches)
+        var maxima: [Double] = []
         for attempt in 0 ..< 3 {
             gradientSum.reset(parallelism: parallelism)
             task.parameters.gradients.zero()
@@ -139,28 +140,33 @@ public final class Trainer {
                 gradientSum.add(task.parameters.gradients, parallelism: parallelism)
             }
             try communicator.allreduceSum(UnsafeMutableBufferPointer(start: gradientSum.sums, count: gradientSum.count))
-            var maxima = gradientSum.maxima.map { Double($0) } + [gradientSum.overflowed ? 1 : 0]
+            maxima = gradientSum.maxima.map { Double($0) } + [gradientSum.overflowed ? 1 : 0]
             try maxima.withUnsafeMutableBufferPointer { try communicator.allreduceMax($0) }
             let overflowed = maxima.removeLast() > 0
-            gradientSum.chooseExponents(from: maxima.map { Float($0) })  // for the retry, or the next step
             if !overflowed { break }
             guard maxima.allSatisfy({ $0.isFinite }) else {
                 throw TrainerError("step \(step): the gradient is not finite (NaN or infinity); lower optimizer.lr or check the data")
             }
             log("step \(step): a gradient exceeded its fixed-point range; recomputing the step with wider exponents (attempt \(attempt + 2))")
+            gradientSum.chooseExponents(from: maxima.map { Float($0) })
         }
         let tokens = try exactTotal(tokenCounts)
         let loss = try exactTotal(lossSums) / tokens
+        // Convert with this step's exponents, then choose the next step's from this step's maxima.
         gradientSum.write(into: task.parameters.gradients, scale: 1 / tokens, parallelism: parallelism)
+        gradientSum.chooseExponents(from: maxima.map { Float($0) })
         // Global gradient norm, in a fixed order (identical on every rank: same gradients).
         var squares = 0.0
         let g = task.parameters.gradients
         for i in 0 ..< g.count { squares += Double(g[i]) * Double(g[i]) }
         let norm = squares.squareRoot()
+        // PyTorch's clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
         let clip = config.optimizer.gradClip
-        if clip > 0 && norm > clip {
-            let factor = Float(clip / norm)
-            for i in 0 ..< g.count { g[i] *= factor }
+        if clip > 0 && clip / (norm + 1e-6) < 1 {
+            let factor = Float(clip / (norm + 1e-6))
+            parallelism.forEachPiece(count: g.count) { _, range in
+                for i in range { g[i] *= factor }
+            }
         }
         optimizer.update(task.parameters, lr: Float(lr), parallelism: parallelism)
         tokensSeen += Int(tokens)
@@ -231,7 +237,7 @@ public final class Trainer {
 
     /// The sgemm rate of this rank's threads, for MFU: raw OpenBLAS on its own threads at 1536³,
     /// best of five.
-    static func measurePeak(threads: Int) -> Double {
+    public static func measurePeak(threads: Int) -> Double {
         let n = 1536
         let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
         for i in 0 ..< n * n {

@@ -100,3 +100,25 @@ final class PrepareTests: XCTestCase {
         }
     }
 }
+
+final class TokenDatasetChunkTests: XCTestCase {
+    /// Windows that straddle the 65,536-token chunks of the compressed dataset read the right tokens.
+    func testWindowsAcrossChunkBoundaries() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chunks-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var text = ""
+        var random = TestRandom(seed: 5)
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz ,.\n")
+        for _ in 0 ..< 300_000 { text.append(alphabet[Int(random.next() % UInt64(alphabet.count))]) }
+        try text.write(toFile: directory + "/c.txt", atomically: true, encoding: .utf8)
+        _ = try Prepare.prepareLanguageModel(inputs: [directory + "/c.txt"], output: directory + "/c.h5")
+        let dataset = try TokenDataset(path: directory + "/c.h5")
+        let all = Array(text.unicodeScalars).map { scalar in Int32(dataset.tokenizer.encode(String(scalar))[0]) }
+        for offset in [65_530, 131_070, 196_600, 12_345, 270_000 - 70] {
+            var window = [Int32](repeating: -1, count: 65)
+            try dataset.read(.train, offset: offset, count: 65, into: &window)
+            XCTAssertEqual(window, Array(all[offset ..< offset + 65]), "window at \(offset)")
+        }
+    }
+}

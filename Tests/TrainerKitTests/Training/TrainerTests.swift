@@ -71,6 +71,36 @@ final class TrainerTests: XCTestCase {
         XCTAssertNotEqual(Array(initial[offset ..< offset + trained.count]), trained)
     }
 
+    /// The gradient a training step hands to the optimizer is the plain float mean gradient over
+    /// its micro-batches (to float precision), on the first step and on later ones whose exponents
+    /// come from the previous step.
+    func testStepGradientIsTheMeanFloatGradient() throws {
+        var config = try config(runDirectory: directory + "/run", maxSteps: 4)
+        config.model.dropout = 0
+        config.optimizer.gradClip = 0
+        config.optimizer.weightDecay = 0
+        let task = try GPTTask(config: config, dataset: TokenDataset(path: config.data.dataset))
+        let trainer = try Trainer(config: config, task: task, communicator: .world, threads: 2, resume: false, log: { _ in })
+        for step in 0 ..< 3 {
+            trainer.step = step
+            // The reference: float gradients of both micro-batches, summed, divided by the tokens.
+            task.parameters.gradients.zero()
+            var tokens = 0
+            for index in 0 ..< 2 {
+                tokens += try task.trainMicroBatch(step: step, index: index, parallelism: .serial).count
+            }
+            let expected = task.parameters.gradients.array().map { $0 / Float(tokens) }
+            _ = try trainer.trainStep(lr: 0)  // lr 0: the parameters stay put
+            let actual = task.parameters.gradients.array()
+            var difference: Float = 0, scale: Float = 0
+            for i in expected.indices {
+                difference = max(difference, abs(actual[i] - expected[i]))
+                scale = max(scale, abs(expected[i]))
+            }
+            XCTAssertLessThan(difference, 1e-5 * scale, "step \(step): max |Δ| \(difference), scale \(scale)")
+        }
+    }
+
     func testCheckpointLayoutAndInspect() throws {
         let run = directory + "/run"
         try train(config(runDirectory: run, maxSteps: 3), resume: false)
