@@ -4,6 +4,7 @@
 # the loss is above the bar (1.86; a PyTorch/JAX model equivalent to nanoGPT reaches 1.84 ± 0.01).
 source "$(dirname "$0")/common.sh"
 swift build -c release --product trainer
+mkdir -p runs
 run="runs/quality-$(date +%s)"
 start=$(date +%s)
 .build/release/trainer train --config configs/nanogpt-cpu.yaml --set run_dir="$run" --set log_interval=100 "$@" | tee "$run.log"

@@ -146,8 +146,9 @@ public struct DataConfig: Codable, Sendable, Equatable {
     public var corpus = ""
     /// Sequences per optimizer step, over all ranks.
     public var batchSize = 12
-    /// Sequences per forward/backward pass; divides `batch_size`.
-    public var microBatchSize = 12
+    /// Sequences per forward/backward pass; divides `batch_size`. The default, 3, gives 4
+    /// micro-batches per step, so the default run works on 1, 2 or 4 ranks.
+    public var microBatchSize = 3
     /// Tokens per training sequence.
     public var blockSize = 64
 
@@ -253,7 +254,7 @@ public struct EvalConfig: Codable, Sendable, Equatable {
     /// Steps between evaluations; 0 means only at the end of the run.
     public var interval = 250
     /// Micro-batches per split per evaluation.
-    public var batches = 20
+    public var batches = 50
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case interval, batches

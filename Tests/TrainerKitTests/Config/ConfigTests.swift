@@ -39,6 +39,13 @@ final class ConfigTests: XCTestCase {
 
     // MARK: - Defaults and decoding
 
+    /// configs/default.yaml spells out the built-in defaults (what `trainer` with no arguments runs).
+    func testDefaultConfigFileIsTheBuiltInDefault() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("configs/default.yaml").path
+        XCTAssertEqual(try ConfigLoader.load(path: path), RunConfig())
+    }
+
     func testDefaults() throws {
         let config = try ConfigLoader.load(path: nil, overrides: [])
         XCTAssertEqual(config, RunConfig())
@@ -54,7 +61,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.data.dataset, "data/shakespeare_char.h5")
         XCTAssertEqual(config.data.corpus, "")
         XCTAssertEqual(config.data.batchSize, 12)
-        XCTAssertEqual(config.data.microBatchesPerStep, 1)
+        XCTAssertEqual(config.data.microBatchesPerStep, 4)
         XCTAssertEqual(config.optimizer.lr, 1e-3)
         XCTAssertEqual(config.optimizer.beta2, 0.99)
         XCTAssertEqual(config.optimizer.gradClip, 1.0)
@@ -136,7 +143,7 @@ final class ConfigTests: XCTestCase {
 
         // Every key is written, snake_case, with numbers written readably.
         XCTAssertTrue(text.contains("feed_forward: 0\n"), text)
-        XCTAssertTrue(text.contains("micro_batch_size: 12\n"), text)
+        XCTAssertTrue(text.contains("micro_batch_size: 3\n"), text)
         XCTAssertTrue(text.contains("eps: 1.0e-300\n"), text)
         XCTAssertTrue(text.contains("dropout: 0.1\n"), text)
         XCTAssertTrue(text.contains("lr: 0.30000000000000004\n"), text)
