@@ -147,17 +147,19 @@ struct Bench: ParsableCommand {
         var steps = 3
 
         func run() throws {
-            try guarded {
+            try guarded(true) {
                 let runConfig = try ConfigLoader.load(path: config, overrides: overrides)
-                print("trainer bench step: \(config), batch \(runConfig.data.batchSize) × \(runConfig.data.blockSize) tokens in micro-batches of \(runConfig.data.microBatchSize), OpenBLAS core \(CPU.blasCore)")
+                let world = Communicator.world
+                let say: (String) -> Void = { if world.isRoot { print($0) } }
+                say("trainer bench step: \(config), \(world.size) rank(s), batch \(runConfig.data.batchSize) × \(runConfig.data.blockSize) tokens in micro-batches of \(runConfig.data.microBatchSize), reduction \(runConfig.reduction.rawValue), OpenBLAS core \(CPU.blasCore)")
                 var results: [StepBench.Result] = []
                 for count in threads {
-                    results.append(try StepBench.run(config: runConfig, threads: count, steps: steps) { print($0) })
+                    results.append(try StepBench.run(config: runConfig, threads: count, steps: steps, log: say))
                 }
-                print("threads   ms/step    tokens/s     MFU   sgemm peak (GFLOP/s)   parameters")
+                say("ranks threads   ms/step    tokens/s     MFU   all-reduce   sgemm peak (GFLOP/s)   parameters")
                 for r in results {
-                    print(String(format: "%7d %9.1f %11.0f %6.1f%% %12.1f %17d", r.threads, r.millisecondsPerStep,
-                                 r.tokensPerSecond, r.mfu * 100, r.peakGFLOPs, r.parameters))
+                    say(String(format: "%5d %7d %9.1f %11.0f %6.1f%% %9.1f%% %12.1f %17d", r.ranks, r.threads, r.millisecondsPerStep,
+                               r.tokensPerSecond, r.mfu * 100, r.allreduceShare * 100, r.peakGFLOPs, r.parameters))
                 }
             }
         }

@@ -5,43 +5,62 @@ import Foundation
 /// against the sgemm peak measured at start-up with the same threads.
 public enum StepBench {
     public struct Result: Sendable {
+        public var ranks: Int
         public var threads: Int
         public var millisecondsPerStep: Double
         public var tokensPerSecond: Double
         public var mfu: Double
         public var peakGFLOPs: Double
         public var parameters: Int
+        /// Share of the step spent in the gradient all-reduce (MPI calls), on rank 0.
+        public var allreduceShare: Double
     }
 
     /// Runs `steps` timed steps (after one warm-up step) with `threads` threads. The dataset is a
     /// synthetic one of random tokens written to a temporary file (vocabulary 65, as the seeds').
-    public static func run(config: RunConfig, threads: Int, steps: Int, log: (String) -> Void) throws -> Result {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
+    public static func run(config: RunConfig, threads: Int, steps: Int, communicator: Communicator = .world,
+                           log: (String) -> Void) throws -> Result {
+        // Rank 0 names the folder and writes the data; every rank uses the same paths (the config
+        // must be identical on all ranks).
+        let folder = try communicator.broadcast(
+            FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(getpid())").path)
         let path = folder + "/synthetic.h5"
-        try writeSynthetic(path: path, vocabulary: 65, tokens: 1 << 20)
+        if communicator.isRoot {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try writeSynthetic(path: path, vocabulary: 65, tokens: 1 << 20)
+        }
+        try communicator.barrier()
+        defer {
+            try? communicator.barrier()
+            if communicator.isRoot { try? FileManager.default.removeItem(atPath: folder) }
+        }
         var config = config
         config.data.dataset = path
         config.runDirectory = folder + "/run"
         config.eval.interval = 0
         let task = try GPTTask(config: config, dataset: TokenDataset(path: path))
-        let trainer = try Trainer(config: config, task: task, communicator: .world, threads: threads, resume: false, log: { _ in })
+        let trainer = try Trainer(config: config, task: task, communicator: communicator, threads: threads, resume: false,
+                                  log: { _ in })
         let peak = Trainer.measurePeak(threads: threads)
         _ = try trainer.trainStep(lr: 1e-4)
-        var best = Double.infinity
+        var best = Double.infinity, share = 0.0
         for _ in 0 ..< steps {
+            try communicator.barrier()
             let start = DispatchTime.now().uptimeNanoseconds
             _ = try trainer.trainStep(lr: 1e-4)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            best = min(best, seconds)
-            log(String(format: "  threads %d: step %.1f ms", threads, seconds * 1e3))
+            if seconds < best {
+                best = seconds
+                share = trainer.lastCommunicationSeconds / seconds
+            }
+            log(String(format: "  %d ranks × %d threads: step %.1f ms, all-reduce %.1f ms", communicator.size, threads,
+                       seconds * 1e3, trainer.lastCommunicationSeconds * 1e3))
         }
         let microBatches = Double(config.data.microBatchesPerStep)
         let tokens = microBatches * Double(task.tokensPerMicroBatch)
-        return Result(threads: threads, millisecondsPerStep: best * 1e3, tokensPerSecond: tokens / best,
-                      mfu: task.flopsPerMicroBatch * microBatches / best / peak, peakGFLOPs: peak / 1e9,
-                      parameters: task.parameters.count)
+        return Result(ranks: communicator.size, threads: threads, millisecondsPerStep: best * 1e3, tokensPerSecond: tokens / best,
+                      mfu: task.flopsPerMicroBatch * microBatches / Double(communicator.size) / best / peak,
+                      peakGFLOPs: peak / 1e9, parameters: task.parameters.count, allreduceShare: share)
     }
 
     /// A dataset of uniformly random tokens (a char tokenizer over `vocabulary` printable characters).

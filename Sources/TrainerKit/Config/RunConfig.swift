@@ -24,6 +24,11 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var threads = 0
     /// How gradients are summed over ranks: `exact` (the same bits for any number of ranks) or `float`.
     public var reduction = Reduction.exact
+    /// Start each bucket's all-reduce while the backward pass is still running on earlier layers.
+    public var overlapReduction = true
+    /// Steps between the check that every rank holds the same parameters (a checksum compared
+    /// across ranks; a mismatch stops the job naming the ranks); 0 turns it off.
+    public var syncCheckInterval = 100
     /// Steps between log lines.
     public var logInterval = 1
 
@@ -31,6 +36,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
         case model, data, optimizer, schedule, eval, checkpoint, seed
         case runDirectory = "run_dir"
         case threads, reduction
+        case overlapReduction = "overlap_reduction"
+        case syncCheckInterval = "sync_check_interval"
         case logInterval = "log_interval"
     }
 
@@ -51,6 +58,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
         runDirectory = try container.decodeIfPresent(String.self, forKey: .runDirectory) ?? runDirectory
         threads = try container.decodeIfPresent(Int.self, forKey: .threads) ?? threads
         reduction = try container.decodeIfPresent(Reduction.self, forKey: .reduction) ?? reduction
+        overlapReduction = try container.decodeIfPresent(Bool.self, forKey: .overlapReduction) ?? overlapReduction
+        syncCheckInterval = try container.decodeIfPresent(Int.self, forKey: .syncCheckInterval) ?? syncCheckInterval
         logInterval = try container.decodeIfPresent(Int.self, forKey: .logInterval) ?? logInterval
     }
 
@@ -362,6 +371,7 @@ extension RunConfig {
         try require(!runDirectory.isEmpty, "run_dir is empty; give the directory for checkpoints and logs")
         try require(threads >= 0, "threads (\(threads)) must be positive, or 0 for cores / ranks")
         try require(logInterval > 0, "log_interval (\(logInterval)) must be positive")
+        try require(syncCheckInterval >= 0, "sync_check_interval (\(syncCheckInterval)) must be positive, or 0 for no check")
     }
 
     private func require(_ condition: Bool, _ problem: @autoclosure () -> String) throws {

@@ -39,6 +39,13 @@ public final class TokenDataset: @unchecked Sendable {
         self.counts = counts
     }
 
+    /// What identifies the dataset's contents: token counts, the sources' SHA-256 and the
+    /// vocabulary (cheap: no pass over the tokens).
+    public var identity: String {
+        let digests = (try? file.stringArrayAttribute("sources_sha256")) ?? []
+        return "lm \(counts[.train]!) \(counts[.val]!) \(digests.joined(separator: ",")) \(tokenizer.kind) \(tokenizer.vocabulary.joined(separator: "\u{1}"))"
+    }
+
     /// Reads tokens `offset ..< offset + count` of `split` into `destination`, checking that every id
     /// is inside the vocabulary.
     public func read(_ split: Split, offset: Int, count: Int, into destination: UnsafeMutablePointer<Int32>) throws {

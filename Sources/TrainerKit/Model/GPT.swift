@@ -188,7 +188,12 @@ public final class GPTModel {
 
     /// Backward pass of the last `forward` (which must have had targets): accumulates into
     /// `parameters.gradients` the gradient of `lossScale · Σ losses`.
-    public func backward(lossScale: Float = 1) {
+    ///
+    /// `gradientsReady` is told, as the pass goes from the head down to the embeddings, which
+    /// parameter entries (indices into `parameters.entries`) have received their last contribution:
+    /// the final norm (and untied head), then each block from the last to the first, then the
+    /// embeddings. A data-parallel trainer starts reducing those while the pass goes on.
+    public func backward(lossScale: Float = 1, gradientsReady: ((Range<Int>) -> Void)? = nil) {
         guard let context = lastContext else { preconditionFailure("GPT backward without a forward") }
         let rows = context.rows, C = shape.channels, V = shape.vocabulary, threads = context.parallelism
         logitsGradient.pointer.update(repeating: 0, count: rows * V)
@@ -202,9 +207,11 @@ public final class GPTModel {
         streamGradient.pointer.update(repeating: 0, count: rows * C)
         finalNorm.backward(inputGradient: streamGradient.pointer, outputGradient: dNormalized, input: lastOutput,
                            rows: rows, threads)
+        gradientsReady?(parameters.entryRange(after: "blocks/\(blocks.count - 1)/"))
         for l in blocks.indices.reversed() {
             let input = l == 0 ? embedded.readPointer : blocks[l - 1].output
             blocks[l].backward(streamGradient: streamGradient.pointer, input: input, scratch: scratch, context: context)
+            gradientsReady?(parameters.entryRange(prefix: "blocks/\(l)/"))
         }
         // Through the embedding dropout, into both tables.
         var dEmbedded = UnsafePointer(streamGradient.pointer)
@@ -220,6 +227,7 @@ public final class GPTModel {
                                    batch: context.batch, time: context.time, channels: C, parallelism: threads)
         Embedding.backward(tableGradient: table.gradient, outputGradient: dEmbedded, tokens: tokens, rows: rows,
                            channels: C, parallelism: threads)
+        gradientsReady?(parameters.entryRange(before: "blocks/0/"))
     }
 
     /// The attention probabilities of block `layer` from the last forward, (B, NH, T, T).

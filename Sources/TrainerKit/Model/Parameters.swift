@@ -41,6 +41,25 @@ public final class ParameterStore: @unchecked Sendable {
         index[name].map { entries[$0] }
     }
 
+    /// The entries whose names start with `prefix` (they must be contiguous in the layout).
+    public func entryRange(prefix: String) -> Range<Int> {
+        guard let first = entries.firstIndex(where: { $0.name.hasPrefix(prefix) }) else { return 0 ..< 0 }
+        let end = entries[first...].firstIndex { !$0.name.hasPrefix(prefix) } ?? entries.count
+        precondition(!entries[end...].contains { $0.name.hasPrefix(prefix) }, "entries \(prefix)* are not contiguous")
+        return first ..< end
+    }
+
+    /// The entries after the last one starting with `prefix` (all of them if none does).
+    public func entryRange(after prefix: String) -> Range<Int> {
+        let last = entries.lastIndex { $0.name.hasPrefix(prefix) }
+        return (last.map { $0 + 1 } ?? 0) ..< entries.count
+    }
+
+    /// The entries before the first one starting with `prefix` (all of them if none does).
+    public func entryRange(before prefix: String) -> Range<Int> {
+        0 ..< (entries.firstIndex { $0.name.hasPrefix(prefix) } ?? entries.count)
+    }
+
     /// The value and gradient views of `name` (a programming error if it does not exist).
     public func view(_ name: String) -> ParameterView {
         guard let entry = entry(name) else { preconditionFailure("no parameter named \(name)") }

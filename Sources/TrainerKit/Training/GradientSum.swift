@@ -71,8 +71,14 @@ public final class GradientSum: @unchecked Sendable {
     /// Adds one micro-batch's float gradients into the integer sums, and zeroes `gradients` for the
     /// next micro-batch (in the same pass).
     public func add(_ gradients: FloatBuffer, parallelism: Parallelism) {
+        add(gradients, entries: entries.indices, parallelism: parallelism)
+    }
+
+    /// `add` for the tensors `entries` only (indices into the parameter table).
+    public func add(_ gradients: FloatBuffer, entries range: Range<Int>, parallelism: Parallelism) {
         let limit = self.limit
-        for (t, entry) in entries.enumerated() {
+        for t in range {
+            let entry = entries[t]
             let scale = Double(sign: .plus, exponent: Int(exponents[t]), significand: 1)
             let g = gradients.pointer + entry.offset, s = sums + entry.offset
             var pieceMaxima = [Float](repeating: 0, count: parallelism.threads)

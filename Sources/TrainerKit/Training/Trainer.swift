@@ -18,7 +18,10 @@ public final class Trainer {
     let task: TrainingTask
     let parallelism: Parallelism
     let optimizer: AdamW
-    let gradientSum: GradientSum
+    let reducer: GradientReducer
+    var gradientSum: GradientSum { reducer.sum }
+    /// Seconds of the last step spent in the gradient all-reduce (MPI calls).
+    public private(set) var lastCommunicationSeconds = 0.0
     let schedule: LearningRateSchedule
     var metrics = MetricsHistory()
     public var step = 0
@@ -50,10 +53,14 @@ public final class Trainer {
         let o = config.optimizer
         optimizer = AdamW(parameterCount: task.parameters.count, beta1: Float(o.beta1), beta2: Float(o.beta2),
                           epsilon: Float(o.eps), weightDecay: Float(o.weightDecay))
-        gradientSum = GradientSum(entries: task.parameters.entries, microBatchesPerStep: microBatches)
+        reducer = GradientReducer(store: task.parameters, communicator: communicator,
+                                  mode: config.reduction == .exact ? .exact : .float, microBatchesPerStep: microBatches,
+                                  overlap: config.overlapReduction)
         schedule = LearningRateSchedule(peak: o.lr, minimum: config.schedule.minLR, warmup: config.schedule.warmup,
                                         decaySteps: config.schedule.resolvedDecaySteps)
         configText = try ConfigLoader.yaml(config)
+        // Every rank must train the same thing (same config, same data) and hold the same weights.
+        try Consistency.requireSameSetup(configText + "\n" + task.dataIdentity, communicator: communicator)
         if resume {
             try restore()
         } else {
@@ -129,32 +136,35 @@ public final class Trainer {
     /// One optimizer step; returns (mean loss, gradient norm before clipping).
     public func trainStep(lr: Double) throws -> (loss: Double, gradientNorm: Double) {
         var lossSums = [Double](repeating: 0, count: microBatches), tokenCounts = [Double](repeating: 0, count: microBatches)
-        var maxima: [Double] = []
+        var maxima: [Float] = []
+        let mine = myMicroBatches
         for attempt in 0 ..< 3 {
-            gradientSum.reset(parallelism: parallelism)
-            task.parameters.gradients.zero()
-            for index in myMicroBatches {
-                let total = try task.trainMicroBatch(step: step, index: index, parallelism: parallelism)
+            reducer.beginStep(parallelism: parallelism)
+            for index in mine {
+                if let failure = FaultInjection.failure(rank: communicator.rank, step: step) { throw failure }
+                // The last local micro-batch reports finished tensors so their buckets start early.
+                let report = reducer.overlap && index == mine.upperBound - 1
+                let total = try task.trainMicroBatch(step: step, index: index, parallelism: parallelism,
+                                                     gradientsReady: report ? reducer.gradientsReady : nil)
                 lossSums[index] = total.sum
                 tokenCounts[index] = Double(total.count)
-                gradientSum.add(task.parameters.gradients, parallelism: parallelism)
+                reducer.microBatchDone(reportedWhileRunning: report)
             }
-            try communicator.allreduceSum(UnsafeMutableBufferPointer(start: gradientSum.sums, count: gradientSum.count))
-            maxima = gradientSum.maxima.map { Double($0) } + [gradientSum.overflowed ? 1 : 0]
-            try maxima.withUnsafeMutableBufferPointer { try communicator.allreduceMax($0) }
-            let overflowed = maxima.removeLast() > 0
+            let (stepMaxima, overflowed) = try reducer.finish()
+            maxima = stepMaxima
             if !overflowed { break }
             guard maxima.allSatisfy({ $0.isFinite }) else {
                 throw TrainerError("step \(step): the gradient is not finite (NaN or infinity); lower optimizer.lr or check the data")
             }
             log("step \(step): a gradient exceeded its fixed-point range; recomputing the step with wider exponents (attempt \(attempt + 2))")
-            gradientSum.chooseExponents(from: maxima.map { Float($0) })
+            gradientSum.chooseExponents(from: maxima)
         }
+        lastCommunicationSeconds = reducer.communicationSeconds
         let tokens = try exactTotal(tokenCounts)
         let loss = try exactTotal(lossSums) / tokens
         // Convert with this step's exponents, then choose the next step's from this step's maxima.
-        gradientSum.write(into: task.parameters.gradients, scale: 1 / tokens, parallelism: parallelism)
-        gradientSum.chooseExponents(from: maxima.map { Float($0) })
+        reducer.writeMean(scale: 1 / tokens)
+        if reducer.mode == .exact { gradientSum.chooseExponents(from: maxima) }
         // Global gradient norm, in a fixed order (identical on every rank: same gradients).
         var squares = 0.0
         let g = task.parameters.gradients
@@ -281,6 +291,9 @@ public final class Trainer {
             if step > startStep && config.checkpoint.interval > 0 && step % config.checkpoint.interval == 0 {
                 try saveCheckpoint()
             }
+            if config.syncCheckInterval > 0 && step % config.syncCheckInterval == 0 {
+                try Consistency.requireSameParameters(task.parameters.values, step: step, communicator: communicator)
+            }
             let lr = schedule.rate(at: step)
             let stepStart = DispatchTime.now().uptimeNanoseconds
             let (loss, norm) = try trainStep(lr: lr)
@@ -288,12 +301,13 @@ public final class Trainer {
             let tokens = Double(microBatches * task.tokensPerMicroBatch)
             let mfu = task.flopsPerMicroBatch * Double(microBatches) / Double(communicator.size) / seconds / peak
             if config.logInterval > 0 && step % config.logInterval == 0 {
-                log(String(format: "step %d: loss %.4f, lr %.2e, grad norm %.3f, %.1f ms, %.0f tok/s, mfu %.1f%%",
-                           step, loss, lr, norm, seconds * 1e3, tokens / seconds, mfu * 100))
+                let communication = communicator.size > 1 ? String(format: ", all-reduce %.1f%%", 100 * lastCommunicationSeconds / seconds) : ""
+                log(String(format: "step %d: loss %.4f, lr %.2e, grad norm %.3f, %.1f ms, %.0f tok/s, mfu %.1f%%%@",
+                           step, loss, lr, norm, seconds * 1e3, tokens / seconds, mfu * 100, communication))
             }
             metrics.record("loss", step: step, value: loss)
             appendMetrics([("step", step), ("loss", loss), ("lr", lr), ("grad_norm", norm), ("ms", seconds * 1e3),
-                           ("tokens_per_s", tokens / seconds), ("mfu", mfu)])
+                           ("tokens_per_s", tokens / seconds), ("mfu", mfu), ("allreduce_ms", lastCommunicationSeconds * 1e3)])
             step += 1
         }
         if lastEvaluated != step { try evaluateAndLog() }

@@ -11,20 +11,30 @@ public protocol TrainingTask: AnyObject {
     func initialize(seed: UInt64)
     /// Forward and backward of micro-batch `index` of step `step`: adds the gradient of the summed
     /// loss into `parameters.gradients` and returns the loss total. The data and any dropout
-    /// masks depend only on (seed, step, index).
-    func trainMicroBatch(step: Int, index: Int, parallelism: Parallelism) throws -> CrossEntropy.Total
+    /// masks depend only on (seed, step, index). `gradientsReady`, if given, is told which parameter
+    /// entries have their final gradient as the backward pass goes (see `GPTModel.backward`).
+    func trainMicroBatch(step: Int, index: Int, parallelism: Parallelism,
+                         gradientsReady: ((Range<Int>) -> Void)?) throws -> CrossEntropy.Total
     /// Forward only (no dropout) on the fixed evaluation micro-batch `index` of `split`.
     func evaluateMicroBatch(split: TokenDataset.Split, index: Int, parallelism: Parallelism) throws -> CrossEntropy.Total
     /// Model FLOPs (forward + backward) of one training micro-batch, for MFU.
     var flopsPerMicroBatch: Double { get }
     /// Tokens processed by one training micro-batch, for tokens/s.
     var tokensPerMicroBatch: Int { get }
+    /// What identifies the training data (compared across ranks at start).
+    var dataIdentity: String { get }
     /// Extra evaluation printed and recorded by the task (e.g. BLEU), given the step.
     func extraEvaluation(step: Int, communicator: Communicator, parallelism: Parallelism) throws -> [(String, Double)]
 }
 
 extension TrainingTask {
     public func extraEvaluation(step: Int, communicator: Communicator, parallelism: Parallelism) throws -> [(String, Double)] { [] }
+    public var dataIdentity: String { "" }
+
+    /// `trainMicroBatch` without progress reports.
+    public func trainMicroBatch(step: Int, index: Int, parallelism: Parallelism) throws -> CrossEntropy.Total {
+        try trainMicroBatch(step: step, index: index, parallelism: parallelism, gradientsReady: nil)
+    }
 }
 
 /// Philox stream names of the training loop.
@@ -64,19 +74,22 @@ public final class GPTTask: TrainingTask {
 
     public func initialize(seed: UInt64) { model.initialize(seed: seed) }
 
+    public var dataIdentity: String { dataset.identity }
+
     public var tokensPerMicroBatch: Int { sequences * time }
 
     public var flopsPerMicroBatch: Double {
         model.shape.flopsPerToken(parameterCount: parameters.count, sequenceLength: time) * Double(tokensPerMicroBatch)
     }
 
-    public func trainMicroBatch(step: Int, index: Int, parallelism: Parallelism) throws -> CrossEntropy.Total {
+    public func trainMicroBatch(step: Int, index: Int, parallelism: Parallelism,
+                                gradientsReady: ((Range<Int>) -> Void)?) throws -> CrossEntropy.Total {
         let stream = RandomStream(seed: seed, StreamNames.data, UInt32(index), UInt32(truncatingIfNeeded: step))
         try dataset.sample(.train, sequences: sequences, length: time, stream: stream, inputs: inputs, targets: targets)
         let context = dropout > 0 ? DropoutContext(seed: seed, step: step, microBatch: index, probability: dropout) : nil
         let total = model.forward(tokens: inputs, targets: targets, batch: sequences, time: time, dropout: context,
                                   parallelism: parallelism)!
-        model.backward(lossScale: 1)
+        model.backward(lossScale: 1, gradientsReady: gradientsReady)
         return total
     }
 

@@ -42,11 +42,12 @@ final class TrajectoryReferenceTests: XCTestCase {
             }
         }
 
-        func trainMicroBatch(step: Int, index: Int, parallelism: Parallelism) throws -> CrossEntropy.Total {
+        func trainMicroBatch(step: Int, index: Int, parallelism: Parallelism,
+                             gradientsReady: ((Range<Int>) -> Void)?) throws -> CrossEntropy.Total {
             let offset = (step * microBatches + index) * sequences * time
             let x = Array(inputs[offset ..< offset + sequences * time]), y = Array(targets[offset ..< offset + sequences * time])
             let total = model.forward(tokens: x, targets: y, batch: sequences, time: time, parallelism: parallelism)!
-            model.backward(lossScale: 1)
+            model.backward(lossScale: 1, gradientsReady: gradientsReady)
             return total
         }
 

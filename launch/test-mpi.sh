@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Multi-process tests (run by launch/test.sh after the unit tests): the determinism contract of
+# DESIGN.md under mpirun, and failures that must take the whole job down with a message.
+# Uses the release binary; ranks beyond the cores are oversubscribed, one BLAS thread per rank.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+trainer="$root/.build/release/trainer"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
+export OPENBLAS_NUM_THREADS=1
+mpi() { timeout 300 mpirun --oversubscribe --bind-to none -np "$@"; }
+failures=0
+pass() { echo "ok: $1"; }
+fail() { echo "FAILED: $1"; failures=$((failures + 1)); }
+
+# A small corpus and config: the default GPT, 12 steps, 4 micro-batches of 3 sequences.
+"$trainer" prepare --input "$root/Sources/TrainerKit/Resources/shakespeare.txt" --output data.h5 > /dev/null
+common=(--set data.dataset=data.h5 --set schedule.decay_steps=12 --set eval.interval=4 --set eval.batches=4
+        --set sync_check_interval=3 --set model.dropout=0.1 --set log_interval=4 --sample 0)
+run() {  # run <ranks> <run_dir> <steps> [extra args...]
+  local ranks=$1 dir=$2 steps=$3; shift 3
+  mpi "$ranks" "$trainer" train "${common[@]}" --set run_dir="$dir" --set schedule.max_steps="$steps" "$@" > "$dir.log" 2>&1
+}
+same_model() { h5diff -q "$1/ckpt.h5" "$2/ckpt.h5" /model /model; }
+
+# 1. One process (plain `trainer`, no mpirun), 2 and 4 ranks: byte-identical /model after 12 steps.
+"$trainer" train "${common[@]}" --set run_dir=w1 --set schedule.max_steps=12 > w1.log 2>&1
+run 2 w2 12
+run 4 w4 12
+same_model w1 w2 && pass "trainer and mpirun -np 2 write identical /model" || fail "1 vs 2 ranks differ"
+same_model w1 w4 && pass "trainer and mpirun -np 4 write identical /model" || fail "1 vs 4 ranks differ"
+grep -q "all-reduce" w4.log && pass "multi-rank log lines report the all-reduce share" || fail "no all-reduce share in the log"
+
+# 2. Checkpoint at step 6 on 4 ranks, resume on 2 ranks to step 12: identical to the 1-process run.
+run 4 r 6
+run 2 r 12 --resume
+same_model w1 r && pass "4 ranks to step 6 + resume on 2 ranks = 1 process to step 12" || fail "resume across rank counts differs"
+
+# 3. The float all-reduce (for comparison) trains too.
+run 2 f 12 --set reduction=float && grep -q "done: 12 steps" f.log && pass "reduction: float runs" || fail "reduction: float"
+
+# 4. Ranks started with different configs are refused at start, naming the odd rank.
+set +e
+timeout 120 mpirun --oversubscribe --bind-to none -np 1 "$trainer" train "${common[@]}" --set run_dir=c --set schedule.max_steps=4 \
+  : -np 1 "$trainer" train "${common[@]}" --set run_dir=c --set schedule.max_steps=4 --set optimizer.lr=3e-4 > c.log 2>&1
+status=$?
+set -e
+[ $status -ne 0 ] && [ $status -ne 124 ] && grep -q "rank 1 started with a different config or dataset than rank 0" c.log \
+  && pass "different configs are refused" || fail "different configs (status $status): $(tail -3 c.log)"
+
+# 5. A rank that throws takes the job down with its message (MPI_Abort), never a hang.
+set +e
+TRAINER_FAIL=1:5 mpi 2 "$trainer" train "${common[@]}" --set run_dir=x --set schedule.max_steps=12 > x.log 2>&1
+status=$?
+set -e
+[ $status -ne 0 ] && [ $status -ne 124 ] && grep -q "error (rank 1 of 2): injected failure at step 5" x.log \
+  && pass "a failing rank stops the job with its message" || fail "failing rank (status $status): $(tail -3 x.log)"
+
+# 6. A rank that dies (SIGKILL) takes the job down, never a hang.
+set +e
+TRAINER_FAIL=1:5:kill mpi 2 "$trainer" train "${common[@]}" --set run_dir=k --set schedule.max_steps=12 > k.log 2>&1
+status=$?
+set -e
+[ $status -ne 0 ] && [ $status -ne 124 ] && pass "a killed rank stops the job (status $status)" || fail "killed rank (status $status): $(tail -3 k.log)"
+
+# 7. A batch that does not split over the ranks is a one-line error.
+set +e
+mpi 3 "$trainer" train "${common[@]}" --set run_dir=d --set schedule.max_steps=2 > d.log 2>&1
+status=$?
+set -e
+[ $status -ne 0 ] && grep -q "do not divide evenly over 3 ranks" d.log && pass "micro-batches not divisible by ranks are refused" \
+  || fail "3 ranks (status $status): $(tail -3 d.log)"
+
+if [ $failures -ne 0 ]; then echo "test-mpi: $failures failure(s)"; exit 1; fi
+echo "test-mpi: all passed"
