@@ -9,8 +9,8 @@ import Foundation
 /// added: `trainer` and `mpirun -np 4 trainer` get the same bits.
 ///
 /// The exponent of each tensor is chosen from the largest |g| of the previous step so that no
-/// single value exceeds `limit = 2^62 / micro-batches / 16` (16× headroom, and the sum of all
-/// micro-batches cannot overflow). That keeps about 50 bits below each tensor's largest value,
+/// single value exceeds `limit = 2^63 / micro-batches / 256` (256× headroom, and the sum of all
+/// micro-batches cannot overflow). That keeps about 48 bits below each tensor's largest value,
 /// far more than float32's 24. A value beyond the limit is detected (never silent): the step is
 /// recomputed with exponents from the observed maxima (`needsRetry`).
 public final class GradientSum: @unchecked Sendable {
@@ -28,7 +28,7 @@ public final class GradientSum: @unchecked Sendable {
     let microBatches: Int
 
     /// Headroom over the previous step's maximum before a value counts as an overflow.
-    static let headroomBits = 4
+    static let headroomBits = 8
 
     public init(entries: [ParameterStore.Entry], microBatchesPerStep: Int) {
         self.entries = entries

@@ -55,7 +55,7 @@ final class GradientSumTests: XCTestCase {
         let store = makeStore()
         let sum = GradientSum(entries: store.entries, microBatchesPerStep: 4)
         sum.chooseExponents(from: [1e-3, 1e-3])
-        let g = microBatch(0, store)  // tensor b holds values up to 50: far beyond 16 × 1e-3
+        let g = microBatch(0, store)  // tensor b holds values up to 50: far beyond 256 × 1e-3
         sum.add(g, parallelism: .serial)
         XCTAssertTrue(sum.overflowed)
         XCTAssertEqual(Double(sum.maxima[1]), Double((35 ..< 38).map { abs(microBatch(0, store)[$0]) }.max()!))
