@@ -64,16 +64,38 @@ public enum Attention {
         shape.causal ? rows.upperBound : shape.keyLength
     }
 
-    /// Floating-point operations done by `forward` (the four products of `backward` are twice this).
+    /// Floating-point operations done by `forward`: all of Q·Kᵀ, and dropout(P)·V over the visible
+    /// key blocks.
     public static func forwardFLOPs(_ shape: Shape) -> Double {
-        var perHead = 0.0
+        let square = 2 * Double(shape.queryLength * shape.keyLength * shape.headSize)
+        return (square + blockedFLOPs(shape)) * Double(shape.batch * shape.heads)
+    }
+
+    /// Floating-point operations done by `backward`: all of dO·Vᵀ, then dQ, dK and dV over the
+    /// visible blocks.
+    public static func backwardFLOPs(_ shape: Shape) -> Double {
+        let square = 2 * Double(shape.queryLength * shape.keyLength * shape.headSize)
+        return (square + 3 * blockedFLOPs(shape)) * Double(shape.batch * shape.heads)
+    }
+
+    /// The FLOPs of one (rows × visible keys × HS) product of one head, summed over query blocks.
+    static func blockedFLOPs(_ shape: Shape) -> Double {
+        var total = 0.0
         var r0 = 0
         while r0 < shape.queryLength {
             let rows = r0 ..< min(shape.queryLength, r0 + queryBlock)
-            perHead += 4 * Double(rows.count) * Double(keyEnd(rows, shape)) * Double(shape.headSize)
+            total += 2 * Double(rows.count) * Double(keyEnd(rows, shape)) * Double(shape.headSize)
             r0 = rows.upperBound
         }
-        return perHead * Double(shape.batch * shape.heads)
+        return total
+    }
+
+    /// The FLOPs attention needs at the least: causal attention's visible triangle only, 4 products
+    /// forward... (Q·Kᵀ and P·V) and 8 backward... counted as 2·T·(T+1)/2·HS each.
+    public static func minimumFLOPs(_ shape: Shape) -> Double {
+        let visible = shape.causal ? Double(shape.queryLength * (shape.queryLength + 1) / 2)
+                                   : Double(shape.queryLength * shape.keyLength)
+        return 12 * visible * Double(shape.headSize) * Double(shape.batch * shape.heads)
     }
 
     /// Computes the attention output; caches the attention probabilities (zeros where masked) for
@@ -104,14 +126,16 @@ public enum Attention {
                 let k = key + b * Tk * keyStride + h * HS
                 let v = value + b * Tk * valueStride + h * HS
                 let out = output + b * Tq * C + h * HS
+                // All scores in one product, the masked half included: with an inner dimension of
+                // only HS, one big sgemm is faster than the causal blocks' smaller ones (measured).
+                BLAS.sgemm(
+                    transposeA: false, transposeB: true, m: Tq, n: Tk, k: HS,
+                    alpha: scale, a: q, lda: queryStride, b: k, ldb: keyStride,
+                    beta: 0, c: P, ldc: Tk)
                 var r0 = 0
                 while r0 < Tq {
                     let rows = r0 ..< min(Tq, r0 + queryBlock)
                     let kEnd = keyEnd(rows, shape)
-                    BLAS.sgemm(
-                        transposeA: false, transposeB: true, m: rows.count, n: kEnd, k: HS,
-                        alpha: scale, a: q + r0 * queryStride, lda: queryStride, b: k, ldb: keyStride,
-                        beta: 0, c: P + r0 * Tk, ldc: Tk)
                     for i in rows {
                         let visible = shape.causal ? i + 1 : Tk
                         let queryIsPadding = queryMask.map { $0[b * Tq + i] == 0 } ?? false
@@ -172,7 +196,7 @@ public enum Attention {
 
     /// Accumulates the gradients with respect to Q, K and V (`+=`) from the output gradient and the
     /// cached probabilities. Gradient buffers have the same layout (and strides) as their inputs.
-    /// - Complexity: 2·`forwardFLOPs(shape)` in `sgemm`, plus 3 operations per score.
+    /// - Complexity: `backwardFLOPs(shape)` in `sgemm`, plus 3 operations per score.
     public static func backward(
         queryGradient: UnsafeMutablePointer<Float>, queryGradientStride: Int,
         keyGradient: UnsafeMutablePointer<Float>, keyGradientStride: Int,
@@ -189,11 +213,10 @@ public enum Attention {
         let C = shape.channels, scale = shape.scale
         let dropout = dropout.flatMap { $0.probability > 0 ? $0 : nil }
         parallelism.forEachPiece(count: shape.batch * NH) { _, tasks in
-            // dScores for one block of query rows: (queryBlock, Tk); with dropout, the dropped
-            // probabilities (first half) and the mask multipliers (second half) of the block.
-            let blockSize = min(queryBlock, Tq) * Tk
-            let dScores = alignedAllocate(Float.self, count: blockSize)
-            let dropped = dropout == nil ? nil : alignedAllocate(Float.self, count: 2 * blockSize)
+            // The whole head's score gradients (Tq, Tk); with dropout also its dropped
+            // probabilities (Tq, Tk) and one row of mask multipliers (Tk).
+            let dScores = alignedAllocate(Float.self, count: Tq * Tk)
+            let dropped = dropout == nil ? nil : alignedAllocate(Float.self, count: Tq * Tk + Tk)
             defer {
                 dScores.deallocate()
                 dropped?.deallocate()
@@ -208,51 +231,57 @@ public enum Attention {
                 let dk = keyGradient + b * Tk * keyGradientStride + h * HS
                 let dv = valueGradient + b * Tk * valueGradientStride + h * HS
                 let dout = outputGradient + b * Tq * C + h * HS
+                // 1) dP = dO·Vᵀ in one product (as in the forward pass); then per block of query
+                //    rows, through the dropout and the softmax: dS = P ⊙ (dP − Σ_j P·dP), and
+                //    dQ += scale·dS·K over the visible keys.
+                BLAS.sgemm(
+                    transposeA: false, transposeB: true, m: Tq, n: Tk, k: HS,
+                    alpha: 1, a: dout, lda: C, b: v, ldb: valueStride,
+                    beta: 0, c: dScores, ldc: Tk)
                 var r0 = 0
                 while r0 < Tq {
                     let rows = r0 ..< min(Tq, r0 + queryBlock)
                     let kEnd = keyEnd(rows, shape)
-                    // dP = dO·Vᵀ
-                    BLAS.sgemm(
-                        transposeA: false, transposeB: true, m: rows.count, n: kEnd, k: HS,
-                        alpha: 1, a: dout + r0 * C, lda: C, b: v, ldb: valueStride,
-                        beta: 0, c: dScores, ldc: Tk)
-                    // dV += dropout(P)ᵀ·dO
-                    var weights = UnsafePointer(P + r0 * Tk)
+                    let ds = dScores + r0 * Tk
                     if let dropout, let dropped {
-                        applyDropout(dropped, P + r0 * Tk, rows: rows, kEnd: kEnd, task: task, shape: shape, dropout)
-                        weights = UnsafePointer(dropped)
-                    }
-                    BLAS.sgemm(
-                        transposeA: true, transposeB: false, m: kEnd, n: HS, k: rows.count,
-                        alpha: 1, a: weights, lda: Tk, b: dout + r0 * C, ldb: C,
-                        beta: 1, c: dv, ldc: valueGradientStride)
-                    // Through the dropout: dP = dP_dropped · mask / (1 − p)
-                    if let dropout, let dropped {
-                        let multipliers = dropped + blockSize
+                        applyDropout(dropped + r0 * Tk, P + r0 * Tk, rows: rows, kEnd: kEnd, task: task, shape: shape, dropout)
+                        let multipliers = dropped + Tq * Tk
                         for i in rows {
                             Dropout.fillMultipliers(multipliers, start: (task * Tq + i) * Tk, count: kEnd,
                                                     probability: dropout.probability, stream: dropout.stream)
-                            let ds = dScores + (i - r0) * Tk
-                            for j in 0 ..< kEnd { ds[j] *= multipliers[j] }
+                            let row = dScores + i * Tk
+                            for j in 0 ..< kEnd { row[j] *= multipliers[j] }
                         }
                     }
-                    // dS = P ⊙ (dP − Σ_j P·dP), in place in dScores
                     for i in rows {
-                        let p = P + i * Tk, ds = dScores + (i - r0) * Tk
-                        let dot = Reductions.dot(p, ds, kEnd)
-                        for j in 0 ..< kEnd { ds[j] = p[j] * (ds[j] - dot) }
+                        let p = P + i * Tk, row = dScores + i * Tk
+                        let dot = Reductions.dot(p, row, kEnd)
+                        for j in 0 ..< kEnd { row[j] = p[j] * (row[j] - dot) }
                     }
-                    // dQ += scale·dS·K,  dK += scale·dSᵀ·Q
                     BLAS.sgemm(
                         transposeA: false, transposeB: false, m: rows.count, n: HS, k: kEnd,
-                        alpha: scale, a: dScores, lda: Tk, b: k, ldb: keyStride,
+                        alpha: scale, a: ds, lda: Tk, b: k, ldb: keyStride,
                         beta: 1, c: dq + r0 * queryGradientStride, ldc: queryGradientStride)
-                    BLAS.sgemm(
-                        transposeA: true, transposeB: false, m: kEnd, n: HS, k: rows.count,
-                        alpha: scale, a: dScores, lda: Tk, b: q + r0 * queryStride, ldb: queryStride,
-                        beta: 1, c: dk, ldc: keyGradientStride)
                     r0 = rows.upperBound
+                }
+                // 2) Per block of keys (aligned with the query blocks, so every entry read was
+                //    written above): dV += dropout(P)ᵀ·dO and dK += scale·dSᵀ·Q over all the queries
+                //    that see the block — a long inner dimension, where sgemm is efficient.
+                let weights = dropped.map { UnsafePointer($0) } ?? UnsafePointer(P)
+                var c0 = 0
+                while c0 < Tk {
+                    let keys = c0 ..< min(Tk, c0 + queryBlock)
+                    let firstQuery = shape.causal ? c0 : 0
+                    let queries = Tq - firstQuery
+                    BLAS.sgemm(
+                        transposeA: true, transposeB: false, m: keys.count, n: HS, k: queries,
+                        alpha: 1, a: weights + firstQuery * Tk + c0, lda: Tk, b: dout + firstQuery * C, ldb: C,
+                        beta: 1, c: dv + c0 * valueGradientStride, ldc: valueGradientStride)
+                    BLAS.sgemm(
+                        transposeA: true, transposeB: false, m: keys.count, n: HS, k: queries,
+                        alpha: scale, a: dScores + firstQuery * Tk + c0, lda: Tk, b: q + firstQuery * queryStride,
+                        ldb: queryStride, beta: 1, c: dk + c0 * keyGradientStride, ldc: keyGradientStride)
+                    c0 = keys.upperBound
                 }
             }
         }
