@@ -27,7 +27,8 @@ struct Trainer: ParsableCommand {
         commandName: "trainer",
         abstract: "A Transformer trainer written from scratch: OpenBLAS kernels, MPI data parallelism, HDF5 storage.",
         discussion: "Without a subcommand: train the default config (a character-level GPT on the built-in Shakespeare corpus).",
-        subcommands: [Train.self, Prepare.self, Sample.self, Inspect.self, Bench.self],
+        subcommands: [Train.self, Prepare.self, Sample.self, Translate.self, AttentionCommand.self, Eval.self, Inspect.self,
+                      Bench.self],
         defaultSubcommand: Train.self)
 }
 
@@ -52,27 +53,138 @@ struct Train: ParsableCommand {
 }
 
 struct Prepare: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Turn a text corpus into an HDF5 dataset.")
+    static let configuration = CommandConfiguration(
+        abstract: "Turn a corpus into an HDF5 dataset: text for a language model (char), or a parallel corpus for translation (word, bpe).",
+        discussion: """
+            Language model: --input corpus.txt [--input more.txt] --tokenizer char.
+            Translation: --input pairs.tsv (source<TAB>target per line) or --input train.en --input train.it (aligned \
+            files), --tokenizer word|bpe. --generate toy-en-it --output toy.tsv writes the built-in toy corpus.
+            """)
 
-    @Option(name: .customLong("input"), help: "Text file(s), concatenated in order (repeatable).")
+    @Option(name: .customLong("input"), help: "Input file(s) (repeatable).")
     var inputs: [String] = []
 
-    @Option(help: "Output dataset (.h5).")
+    @Option(help: "Output dataset (.h5), or the TSV file with --generate.")
     var output: String
 
-    @Option(help: "char | word | bpe")
+    @Option(help: "char (language model) | word | bpe (translation)")
     var tokenizer = "char"
 
-    @Option(help: "Target vocabulary size (bpe).")
-    var vocabSize: Int?
+    @Option(help: "bpe: target vocabulary size per side (or shared); word: a cap on the vocabulary (0: none).")
+    var vocabSize = 0
 
-    @Option(help: "Fraction of the tokens kept for validation (the end of the corpus).")
+    @Option(help: "word: least count of a word to be kept; bpe: of a merge.")
+    var minFrequency = 2
+
+    @Flag(help: "One vocabulary for source and target.")
+    var sharedVocab = false
+
+    @Option(help: "Translation: longest sequence kept, [SOS]/[EOS] included; longer pairs are dropped and counted.")
+    var maxLength = 128
+
+    @Option(help: "Fraction kept for validation (the end of a text corpus; a seeded random share of a parallel one).")
     var valFraction = 0.1
+
+    @Option(help: "Write a generated corpus instead: toy-en-it.")
+    var generate: String?
+
+    @Option(help: "Pairs to generate.")
+    var pairs = 22_000
 
     func run() throws {
         try guarded {
-            try Commands.prepare(inputs: inputs, output: output, tokenizer: tokenizer, validationFraction: valFraction)
+            if let generate {
+                guard generate == "toy-en-it" else { throw TrainerError("prepare: --generate \(generate) is unknown (toy-en-it)") }
+                try Commands.generateToyCorpus(output: output, pairs: pairs)
+                return
+            }
+            if tokenizer == "char" {
+                try Commands.prepare(inputs: inputs, output: output, tokenizer: tokenizer, validationFraction: valFraction)
+            } else {
+                var options = ParallelPrepareOptions()
+                options.tokenizer = tokenizer
+                options.vocabularySize = vocabSize
+                options.minimumFrequency = minFrequency
+                options.sharedVocabulary = sharedVocab
+                options.maximumLength = maxLength
+                options.validationFraction = valFraction
+                try Commands.prepareParallel(inputs: inputs, output: output, options: options)
+            }
         }
+    }
+}
+
+struct Translate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Translate with a seq2seq checkpoint: sentences as arguments, or one per standard-input line.")
+
+    @Option(help: "Checkpoint (.h5).")
+    var checkpoint: String
+
+    @Option(help: "Beam size (1: greedy).")
+    var beam = 4
+
+    @Option(help: "Length-penalty exponent α of beam search, ((5 + length)/6)^α.")
+    var lengthPenalty = 0.6
+
+    @Option(help: "Threads (default: all cores).")
+    var threads = CPU.cores
+
+    @Argument(help: "Sentences to translate (default: read standard input).")
+    var sentences: [String] = []
+
+    func validate() throws {
+        guard beam >= 1 else { throw ValidationError("--beam must be at least 1") }
+    }
+
+    func run() throws {
+        try guarded {
+            try Commands.translate(checkpoint: checkpoint, sentences: sentences, beam: beam, lengthPenalty: lengthPenalty,
+                                   threads: threads)
+        }
+    }
+}
+
+struct AttentionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attention",
+        abstract: "Translate a sentence and draw every attention map (encoder, decoder, cross; layers × heads) as HTML.")
+
+    @Option(help: "Checkpoint (.h5).")
+    var checkpoint: String
+
+    @Option(help: "Output page.")
+    var output = "attention.html"
+
+    @Option(help: "Threads (default: all cores).")
+    var threads = CPU.cores
+
+    @Argument(help: "The sentence.")
+    var sentence: String
+
+    func run() throws {
+        try guarded { try Commands.attention(checkpoint: checkpoint, sentence: sentence, output: output, threads: threads) }
+    }
+}
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a checkpoint: loss and perplexity; BLEU, chrF, CER and WER for translation.")
+
+    @Option(help: "Checkpoint (.h5).")
+    var checkpoint: String
+
+    @Option(help: "Dataset (default: the one the checkpoint was trained on).")
+    var dataset: String?
+
+    @Option(help: "Translation: beam size for BLEU (default: the config's eval.beam).")
+    var beam: Int?
+
+    @Option(help: "Threads (default: all cores).")
+    var threads = CPU.cores
+
+    func run() throws {
+        try guarded { try Commands.evaluate(checkpoint: checkpoint, dataset: dataset, beam: beam, threads: threads) }
     }
 }
 

@@ -25,29 +25,29 @@ public enum Commands {
         let threads = try threads(config: config, communicator: world)
         let isRoot = world.isRoot
         let log: (String) -> Void = { line in if isRoot { say(line) } }
-        if world.isRoot && !FileManager.default.fileExists(atPath: config.data.dataset) {
-            let corpus = config.data.corpus.isEmpty ? [try BuiltinCorpus.shakespearePath]
-                                                    : config.data.corpus.split(separator: ",").map(String.init)
-            log("preparing \(config.data.dataset) from \(corpus.joined(separator: ", "))")
-            let report = try Prepare.prepareLanguageModel(inputs: corpus, output: config.data.dataset, progress: .init())
-            log(Prepare.describe(report))
-        }
-        try world.barrier()
-        guard config.model.kind == .gpt else {
-            throw TrainerError("config: model.kind '\(config.model.kind.rawValue)' cannot be trained yet")
-        }
-        let dataset = try TokenDataset(path: config.data.dataset)
-        let task = try GPTTask(config: config, dataset: dataset)
+        let task = try makeTask(config: config, world: world, log: log)
         let trainer = try Trainer(config: config, task: task, communicator: world, threads: threads, resume: resume, log: log)
         let summary = try trainer.run()
         log(String(format: "done: %d steps in %.1f s, val loss %.4f, checkpoint %@", summary.steps, summary.seconds,
                    summary.finalValidationLoss ?? .nan, summary.checkpoint))
-        if world.isRoot && sampleTokens > 0 {
-            let sampler = GPTModel(shape: task.model.shape, limits: ActivationLimits(batch: 1, time: task.model.shape.positions),
-                                   parameters: task.parameters)
-            let tokens = Sampler.generate(model: sampler, prompt: task.tokenizer.encode("\n"),
+        if world.isRoot && sampleTokens > 0, let gpt = task as? GPTTask {
+            let sampler = GPTModel(shape: gpt.model.shape, limits: ActivationLimits(batch: 1, time: gpt.model.shape.positions),
+                                   parameters: gpt.parameters)
+            let tokens = Sampler.generate(model: sampler, prompt: gpt.tokenizer.encode("\n"),
                                           options: SamplingOptions(tokens: sampleTokens), parallelism: Parallelism(threads: threads))
-            log("sample:\n" + task.tokenizer.decode(tokens))
+            log("sample:\n" + gpt.tokenizer.decode(tokens))
+        }
+        if world.isRoot, let translation = task as? Seq2SeqTask {
+            // A few validation sentences with their translations.
+            let dataset = translation.dataset
+            let count = min(5, dataset.counts[.val]!)
+            let sources = try dataset.texts(.val, .source).prefix(count), references = try dataset.texts(.val, .target).prefix(count)
+            let translator = Translator(shape: translation.model.shape, parameters: translation.parameters,
+                                        sourceTokenizer: dataset.sourceTokenizer, targetTokenizer: dataset.targetTokenizer,
+                                        batch: 8, parallelism: Parallelism(threads: threads))
+            for (source, (output, reference)) in zip(sources, zip(translator.translate(Array(sources)), references)) {
+                log("  \(source)\n  → \(output)\n    (reference: \(reference))")
+            }
         }
     }
 

@@ -11,8 +11,7 @@ public enum Inspect {
             let reader = try Checkpoint.Reader(path: path)
             let h = reader.header
             lines.append("\(path): checkpoint (\(h.modelKind)), step \(h.step), \(h.tokensSeen) tokens seen, seed \(h.seed), written \((try? file.stringAttribute("created_utc")) ?? "?")")
-            let tokenizer = try reader.tokenizer()
-            lines.append("tokenizer: \(tokenizer.kind), \(tokenizer.count) tokens")
+            lines.append(try describeTokenizers(file.group("tokenizer")))
             let model = try file.group("model")
             var total = 0
             lines.append("parameters:")
@@ -41,8 +40,7 @@ public enum Inspect {
             for (i, source) in sources.enumerated() {
                 lines.append("source: \(source)" + (i < digests.count ? " (sha256 \(digests[i]))" : ""))
             }
-            let tokenizer = try Tokenizers.read(from: file.group("tokenizer"))
-            lines.append("tokenizer: \(tokenizer.kind), \(tokenizer.count) tokens")
+            lines.append(try describeTokenizers(file.group("tokenizer")))
             for name in try file.datasetPaths() where !name.hasPrefix("tokenizer") {
                 let dataset = try file.dataset(name)
                 lines.append(String(format: "  /%-32@ %@ × %d", name, dataset.elementDescription, try dataset.count))
@@ -55,5 +53,17 @@ public enum Inspect {
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// "tokenizer: char, 78 tokens", or for translation "tokenizers: word, 130 source + 160 target tokens".
+    static func describeTokenizers(_ group: HDF5Group) throws -> String {
+        if group.exists("source") || (try? group.stringAttribute("shared")) == "true" {
+            let (source, target) = try Seq2SeqTask.readTokenizers(group)
+            let shared = (try? group.stringAttribute("shared")) == "true"
+            return shared ? "tokenizer: \(source.kind), \(source.count) tokens shared by source and target"
+                          : "tokenizers: \(source.kind), \(source.count) source + \(target.count) target tokens"
+        }
+        let tokenizer = try Tokenizers.read(from: group)
+        return "tokenizer: \(tokenizer.kind), \(tokenizer.count) tokens"
     }
 }

@@ -56,10 +56,9 @@ public enum StepBench {
             log(String(format: "  %d ranks × %d threads: step %.1f ms, all-reduce %.1f ms", communicator.size, threads,
                        seconds * 1e3, trainer.lastCommunicationSeconds * 1e3))
         }
-        let microBatches = Double(config.data.microBatchesPerStep)
-        let tokens = microBatches * Double(task.tokensPerMicroBatch)
+        let tokens = trainer.lastStepTokens
         return Result(ranks: communicator.size, threads: threads, millisecondsPerStep: best * 1e3, tokensPerSecond: tokens / best,
-                      mfu: task.flopsPerMicroBatch * microBatches / Double(communicator.size) / best / peak,
+                      mfu: trainer.lastStepFLOPs / Double(communicator.size) / best / peak,
                       peakGFLOPs: peak / 1e9, parameters: task.parameters.count, allreduceShare: share)
     }
 

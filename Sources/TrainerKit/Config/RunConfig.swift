@@ -262,11 +262,17 @@ public struct ScheduleConfig: Codable, Sendable, Equatable {
 public struct EvalConfig: Codable, Sendable, Equatable {
     /// Steps between evaluations; 0 means only at the end of the run.
     public var interval = 250
-    /// Micro-batches per split per evaluation.
+    /// Micro-batches per split per evaluation (a translation model evaluates its whole validation
+    /// split, and this many batches of the training split).
     public var batches = 50
+    /// Translation: the beam size used for BLEU at each evaluation (1: greedy decoding).
+    public var beam = 1
+    /// Translation: the length-penalty exponent α of beam search, ((5 + length)/6)^α (GNMT).
+    public var lengthPenalty = 0.6
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case interval, batches
+        case interval, batches, beam
+        case lengthPenalty = "length_penalty"
     }
 
     /// The default evaluation settings.
@@ -278,6 +284,8 @@ public struct EvalConfig: Codable, Sendable, Equatable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         interval = try container.decodeIfPresent(Int.self, forKey: .interval) ?? interval
         batches = try container.decodeIfPresent(Int.self, forKey: .batches) ?? batches
+        beam = try container.decodeIfPresent(Int.self, forKey: .beam) ?? beam
+        lengthPenalty = try container.decodeIfPresent(Double.self, forKey: .lengthPenalty) ?? lengthPenalty
     }
 }
 
@@ -362,6 +370,8 @@ extension RunConfig {
         // eval, checkpoint
         try require(eval.interval >= 0, "eval.interval (\(eval.interval)) must be positive, or 0 for only at the end")
         try require(eval.batches > 0, "eval.batches (\(eval.batches)) must be positive")
+        try require(eval.beam > 0, "eval.beam (\(eval.beam)) must be positive (1 for greedy decoding)")
+        try require(eval.lengthPenalty >= 0 && eval.lengthPenalty.isFinite, "eval.length_penalty (\(eval.lengthPenalty)) must be 0 or more")
         try require(checkpoint.interval >= 0,
                     "checkpoint.interval (\(checkpoint.interval)) must be positive, or 0 for only at the end")
         try require(checkpoint.keep >= 1, "checkpoint.keep (\(checkpoint.keep)) must be at least 1")

@@ -58,14 +58,17 @@ public enum Dropout {
             multipliers[i] = stream.word(start + i) >= cut ? scale : 0
             i += 1
         }
-        while i + 4 <= count {
-            let words = stream.block(UInt32(truncatingIfNeeded: (start + i) / 4))
-            multipliers[i] = words.0 >= cut ? scale : 0
-            multipliers[i + 1] = words.1 >= cut ? scale : 0
-            multipliers[i + 2] = words.2 >= cut ? scale : 0
-            multipliers[i + 3] = words.3 >= cut ? scale : 0
-            i += 4
+        // Whole blocks: a counted loop, which the compiler vectorises across blocks.
+        let firstBlock = UInt32(truncatingIfNeeded: (start + i) / 4), blocks = (count - i) / 4
+        let m = multipliers + i
+        for block in 0 ..< blocks {
+            let words = stream.block(firstBlock &+ UInt32(truncatingIfNeeded: block))
+            m[4 * block] = words.0 >= cut ? scale : 0
+            m[4 * block + 1] = words.1 >= cut ? scale : 0
+            m[4 * block + 2] = words.2 >= cut ? scale : 0
+            m[4 * block + 3] = words.3 >= cut ? scale : 0
         }
+        i += 4 * blocks
         while i < count {
             multipliers[i] = stream.word(start + i) >= cut ? scale : 0
             i += 1

@@ -3,6 +3,7 @@
 public struct CharTokenizer: Tokenizer {
     public let kind = "char"
     public let vocabulary: [String]
+    public var specials: SpecialTokens? { nil }
     /// Ids of ASCII scalars (−1: not in the vocabulary), for the fast path.
     private let ascii: [Int32]
     /// Ids of all other scalars.

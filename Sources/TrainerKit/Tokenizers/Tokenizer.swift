@@ -1,16 +1,40 @@
-/// Turns text into token ids and back. Every tokenizer stores itself under `/tokenizer` of a
-/// dataset or checkpoint (attribute `kind`, dataset `vocab` of strings, more per kind), so
-/// `sample`/`translate` need only the checkpoint.
+/// The ids of the special tokens of the translation tokenizers (word and BPE).
+public struct SpecialTokens: Sendable, Equatable {
+    /// Padding (ignored by the loss and masked in attention).
+    public var pad: Int32
+    /// Start of sequence (the decoder's first input).
+    public var sos: Int32
+    /// End of sequence.
+    public var eos: Int32
+    /// Unknown word (word-level tokenizers; BPE never needs it).
+    public var unk: Int32
+
+    public init(pad: Int32, sos: Int32, eos: Int32, unk: Int32) {
+        self.pad = pad
+        self.sos = sos
+        self.eos = eos
+        self.unk = unk
+    }
+
+    /// The token strings, as stored in the vocabularies.
+    public static let names = (pad: "[PAD]", sos: "[SOS]", eos: "[EOS]", unk: "[UNK]")
+}
+
+/// Turns text into token ids and back. Every tokenizer stores itself in an HDF5 group (attribute
+/// `kind`, dataset `vocab` of strings, more per kind), so `sample`/`translate` need only the
+/// checkpoint.
 public protocol Tokenizer: Sendable {
     /// "char", "word" or "bpe".
     var kind: String { get }
     /// The token strings; a token's id is its index.
     var vocabulary: [String] { get }
-    /// Token ids of `text`.
+    /// The special tokens (nil for the character tokenizer, which has none).
+    var specials: SpecialTokens? { get }
+    /// Token ids of `text` (no special tokens added).
     func encode(_ text: String) -> [Int32]
-    /// The text of `ids`.
+    /// The text of `ids`; special tokens are skipped.
     func decode(_ ids: [Int32]) -> String
-    /// Writes the tokenizer into `group` (normally `/tokenizer`).
+    /// Writes the tokenizer into `group`.
     func write(to group: HDF5Group) throws
 }
 
@@ -26,11 +50,13 @@ extension Tokenizer {
 
 /// Reading any tokenizer back from a file.
 public enum Tokenizers {
-    /// The tokenizer stored in `group` (`/tokenizer` of a dataset or checkpoint).
+    /// The tokenizer stored in `group`.
     public static func read(from group: HDF5Group) throws -> Tokenizer {
         let kind = try group.stringAttribute("kind")
         switch kind {
         case "char": return try CharTokenizer(from: group)
+        case "word": return try WordTokenizer(from: group)
+        case "bpe": return try BPETokenizer(from: group)
         default: throw TrainerError("\(group.path): unknown tokenizer kind '\(kind)' (expected char, word or bpe)")
         }
     }

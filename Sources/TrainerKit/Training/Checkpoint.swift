@@ -56,7 +56,8 @@ public struct Checkpoint {
     /// Writes a checkpoint atomically (temporary file, fsync, rename), so a crash or a full disk
     /// never leaves a broken or missing checkpoint at `path`.
     public static func write(
-        to path: String, header: Header, parameters: ParameterStore, optimizer: AdamW, tokenizer: Tokenizer,
+        to path: String, header: Header, parameters: ParameterStore, optimizer: AdamW,
+        writeTokenizer: (HDF5Group) throws -> Void,
         metrics: MetricsHistory, exponents: [Int32], extraState: [String: String] = [:]
     ) throws {
         try AtomicFile.write(to: path) { temporary in
@@ -79,7 +80,7 @@ public struct Checkpoint {
             try optimizerGroup.setAttribute("step", Int64(optimizer.step))
             try writeTensors(optimizer.m, entries: parameters.entries, into: optimizerGroup.createGroup("m"))
             try writeTensors(optimizer.v, entries: parameters.entries, into: optimizerGroup.createGroup("v"))
-            try tokenizer.write(to: file.createGroup("tokenizer"))
+            try writeTokenizer(file.createGroup("tokenizer"))
             try metrics.write(to: file.createGroup("metrics"))
             let state = try file.createGroup("state")
             try state.write("gradient_exponents", exponents)

@@ -22,6 +22,8 @@ public final class Trainer {
     var gradientSum: GradientSum { reducer.sum }
     /// Seconds of the last step spent in the gradient all-reduce (MPI calls).
     public private(set) var lastCommunicationSeconds = 0.0
+    /// Input tokens and model FLOPs of the last step, over all ranks.
+    public private(set) var lastStepTokens = 0.0, lastStepFLOPs = 0.0
     let schedule: LearningRateSchedule
     var metrics = MetricsHistory()
     public var step = 0
@@ -81,10 +83,7 @@ public final class Trainer {
         guard stored.model == config.model else {
             throw TrainerError("\(checkpointPath): model config differs from the checkpoint's; resume with the same model settings")
         }
-        let storedTokenizer = try reader.tokenizer()
-        guard storedTokenizer.matches(task.tokenizer) else {
-            throw TrainerError("\(config.data.dataset): its tokenizer (\(task.tokenizer.kind), \(task.tokenizer.count) tokens) differs from the checkpoint's (\(storedTokenizer.kind), \(storedTokenizer.count) tokens)")
-        }
+        try task.checkTokenizer(against: reader.file.group("tokenizer"), checkpoint: checkpointPath)
         try reader.loadParameters(into: task.parameters)
         try reader.loadOptimizer(into: optimizer, entries: task.parameters.entries)
         gradientSum.exponents = try reader.exponents(entries: task.parameters.entries)
@@ -123,7 +122,7 @@ public final class Trainer {
 
     /// The mean loss of `split` over `eval.batches` fixed micro-batches, split across ranks.
     func evaluate(_ split: TokenDataset.Split) throws -> Double {
-        let n = config.eval.batches, W = communicator.size, r = communicator.rank
+        let n = task.evaluationBatches(split), W = communicator.size, r = communicator.rank
         var sums = [Double](repeating: 0, count: n), counts = [Double](repeating: 0, count: n)
         for index in (r * n / W) ..< ((r + 1) * n / W) {
             let total = try task.evaluateMicroBatch(split: split, index: index, parallelism: parallelism)
@@ -136,6 +135,7 @@ public final class Trainer {
     /// One optimizer step; returns (mean loss, gradient norm before clipping).
     public func trainStep(lr: Double) throws -> (loss: Double, gradientNorm: Double) {
         var lossSums = [Double](repeating: 0, count: microBatches), tokenCounts = [Double](repeating: 0, count: microBatches)
+        var inputTokens = [Double](repeating: 0, count: microBatches), flops = [Double](repeating: 0, count: microBatches)
         var maxima: [Float] = []
         let mine = myMicroBatches
         for attempt in 0 ..< 3 {
@@ -148,6 +148,8 @@ public final class Trainer {
                                                      gradientsReady: report ? reducer.gradientsReady : nil)
                 lossSums[index] = total.sum
                 tokenCounts[index] = Double(total.count)
+                inputTokens[index] = Double(task.lastMicroBatchTokens)
+                flops[index] = task.lastMicroBatchFLOPs
                 reducer.microBatchDone(reportedWhileRunning: report)
             }
             let (stepMaxima, overflowed) = try reducer.finish()
@@ -160,6 +162,8 @@ public final class Trainer {
             gradientSum.chooseExponents(from: maxima)
         }
         lastCommunicationSeconds = reducer.communicationSeconds
+        lastStepTokens = try exactTotal(inputTokens)
+        lastStepFLOPs = try exactTotal(flops)
         let tokens = try exactTotal(tokenCounts)
         let loss = try exactTotal(lossSums) / tokens
         // Convert with this step's exponents, then choose the next step's from this step's maxima.
@@ -240,7 +244,7 @@ public final class Trainer {
         let header = Checkpoint.Header(modelKind: task.modelKind, step: step, tokensSeen: tokensSeen, seed: config.seed,
                                        config: configText)
         try Checkpoint.write(to: checkpointPath, header: header, parameters: task.parameters, optimizer: optimizer,
-                             tokenizer: task.tokenizer, metrics: metrics, exponents: gradientSum.exponents,
+                             writeTokenizer: task.writeTokenizer, metrics: metrics, exponents: gradientSum.exponents,
                              extraState: ["dataset": config.data.dataset])
         log("step \(step): wrote \(checkpointPath)")
     }
@@ -280,8 +284,9 @@ public final class Trainer {
         let peak = Trainer.measurePeak(threads: parallelism.threads)
         let maxSteps = config.schedule.maxSteps
         let startStep = step
-        log(String(format: "gpt: %d parameters, %d ranks × %d threads, sgemm peak %.1f GFLOP/s per rank, %d micro-batches of %d tokens per step",
-                   task.parameters.count, communicator.size, parallelism.threads, peak / 1e9, microBatches, task.tokensPerMicroBatch))
+        log(String(format: "%@: %d parameters, %d ranks × %d threads, sgemm peak %.1f GFLOP/s per rank, %d micro-batches of %d sequences per step",
+                   task.modelKind, task.parameters.count, communicator.size, parallelism.threads, peak / 1e9, microBatches,
+                   config.data.microBatchSize))
         var lastEvaluated = -1
         while step < maxSteps {
             if config.eval.interval > 0 && step % config.eval.interval == 0 {
@@ -298,8 +303,8 @@ public final class Trainer {
             let stepStart = DispatchTime.now().uptimeNanoseconds
             let (loss, norm) = try trainStep(lr: lr)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
-            let tokens = Double(microBatches * task.tokensPerMicroBatch)
-            let mfu = task.flopsPerMicroBatch * Double(microBatches) / Double(communicator.size) / seconds / peak
+            let tokens = lastStepTokens
+            let mfu = lastStepFLOPs / Double(communicator.size) / seconds / peak
             if config.logInterval > 0 && step % config.logInterval == 0 {
                 let communication = communicator.size > 1 ? String(format: ", all-reduce %.1f%%", 100 * lastCommunicationSeconds / seconds) : ""
                 log(String(format: "step %d: loss %.4f, lr %.2e, grad norm %.3f, %.1f ms, %.0f tok/s, mfu %.1f%%%@",

@@ -23,6 +23,15 @@ public protocol TrainingTask: AnyObject {
     var tokensPerMicroBatch: Int { get }
     /// What identifies the training data (compared across ranks at start).
     var dataIdentity: String { get }
+    /// Number of evaluation micro-batches of a split.
+    func evaluationBatches(_ split: TokenDataset.Split) -> Int
+    /// Tokens (all inputs) and model FLOPs of the last `trainMicroBatch`, for tokens/s and MFU.
+    var lastMicroBatchTokens: Int { get }
+    var lastMicroBatchFLOPs: Double { get }
+    /// Writes the tokenizer(s) into a checkpoint's `/tokenizer` group.
+    func writeTokenizer(to group: HDF5Group) throws
+    /// Throws if a checkpoint's `/tokenizer` differs from the data's.
+    func checkTokenizer(against group: HDF5Group, checkpoint: String) throws
     /// Extra evaluation printed and recorded by the task (e.g. BLEU), given the step.
     func extraEvaluation(step: Int, communicator: Communicator, parallelism: Parallelism) throws -> [(String, Double)]
 }
@@ -30,6 +39,17 @@ public protocol TrainingTask: AnyObject {
 extension TrainingTask {
     public func extraEvaluation(step: Int, communicator: Communicator, parallelism: Parallelism) throws -> [(String, Double)] { [] }
     public var dataIdentity: String { "" }
+    public var lastMicroBatchTokens: Int { tokensPerMicroBatch }
+    public var lastMicroBatchFLOPs: Double { flopsPerMicroBatch }
+
+    public func writeTokenizer(to group: HDF5Group) throws { try tokenizer.write(to: group) }
+
+    public func checkTokenizer(against group: HDF5Group, checkpoint: String) throws {
+        let stored = try Tokenizers.read(from: group)
+        guard stored.matches(tokenizer) else {
+            throw TrainerError("the dataset's tokenizer (\(tokenizer.kind), \(tokenizer.count) tokens) differs from the checkpoint's (\(stored.kind), \(stored.count) tokens) in \(checkpoint)")
+        }
+    }
 
     /// `trainMicroBatch` without progress reports.
     public func trainMicroBatch(step: Int, index: Int, parallelism: Parallelism) throws -> CrossEntropy.Total {
@@ -51,7 +71,7 @@ public final class GPTTask: TrainingTask {
     public var parameters: ParameterStore { model.parameters }
     public var tokenizer: Tokenizer { dataset.tokenizer }
     let seed: UInt64
-    let sequences: Int, time: Int, dropout: Float
+    let sequences: Int, time: Int, dropout: Float, evaluationBatchCount: Int
     let inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>
 
     public init(config: RunConfig, dataset: TokenDataset) throws {
@@ -60,6 +80,7 @@ public final class GPTTask: TrainingTask {
         sequences = config.data.microBatchSize
         time = config.data.blockSize
         dropout = Float(m.dropout)
+        evaluationBatchCount = config.eval.batches
         seed = UInt64(config.seed)
         self.dataset = dataset
         model = GPTModel(shape: shape, limits: ActivationLimits(batch: sequences, time: time))
@@ -75,6 +96,15 @@ public final class GPTTask: TrainingTask {
     public func initialize(seed: UInt64) { model.initialize(seed: seed) }
 
     public var dataIdentity: String { dataset.identity }
+
+    public func evaluationBatches(_ split: TokenDataset.Split) -> Int { evaluationBatchCount }
+
+    public func checkTokenizer(against group: HDF5Group, checkpoint: String) throws {
+        let stored = try Tokenizers.read(from: group)
+        guard stored.matches(tokenizer) else {
+            throw TrainerError("\(dataset.path): its tokenizer (\(tokenizer.kind), \(tokenizer.count) tokens) differs from the checkpoint's (\(stored.kind), \(stored.count) tokens)")
+        }
+    }
 
     public var tokensPerMicroBatch: Int { sequences * time }
 

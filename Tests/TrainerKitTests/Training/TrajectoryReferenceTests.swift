@@ -54,6 +54,8 @@ final class TrajectoryReferenceTests: XCTestCase {
         func evaluateMicroBatch(split: TokenDataset.Split, index: Int, parallelism: Parallelism) throws -> CrossEntropy.Total {
             CrossEntropy.Total()
         }
+
+        func evaluationBatches(_ split: TokenDataset.Split) -> Int { 0 }
     }
 
     func testTenStepsMatchJAX() throws {

@@ -1,0 +1,177 @@
+import Foundation
+
+/// Training the encoder–decoder on a "parallel" dataset.
+///
+/// Micro-batches are bucketed by length: the training pairs are sorted by length and cut into
+/// buckets of 16 micro-batches' worth; micro-batch i of step s draws a bucket and then its pairs
+/// from the Philox stream of (seed, s, i), so it depends on nothing else (not on the ranks). Each
+/// micro-batch is padded only to its own longest sentence.
+public final class Seq2SeqTask: TrainingTask {
+    public let modelKind = "seq2seq"
+    public let model: Seq2SeqModel
+    public let dataset: ParallelDataset
+    public var parameters: ParameterStore { model.parameters }
+    public var tokenizer: Tokenizer { dataset.targetTokenizer }
+    let config: RunConfig
+    let seed: UInt64
+    let sequences: Int
+    let dropout: Float
+    let buckets: [[Int]]  // training pair indices, by length
+    public private(set) var lastMicroBatchTokens = 0
+    public private(set) var lastMicroBatchFLOPs = 0.0
+
+    public init(config: RunConfig, dataset: ParallelDataset) throws {
+        self.config = config
+        self.dataset = dataset
+        let shape = try Seq2SeqShape(config: config, sourceVocabulary: dataset.sourceTokenizer.count,
+                                     targetVocabulary: dataset.targetTokenizer.count)
+        var longest = 0
+        for split in TokenDataset.Split.allCases {
+            for i in 0 ..< dataset.counts[split]! {
+                longest = max(longest, dataset.length(split, .source, i) + 2, dataset.length(split, .target, i) + 1)
+            }
+        }
+        guard longest <= shape.positions else {
+            throw TrainerError("config: model.positions (\(shape.positions)) is shorter than the longest sequence of \(dataset.path) (\(longest) tokens with [SOS]/[EOS]); raise model.positions or data.block_size")
+        }
+        sequences = config.data.microBatchSize
+        seed = UInt64(config.seed)
+        dropout = Float(config.model.dropout)
+        model = Seq2SeqModel(shape: shape, batch: sequences, sourceLength: longest, targetLength: longest)
+        let order = (0 ..< dataset.counts[.train]!).sorted {
+            let a = max(dataset.length(.train, .source, $0), dataset.length(.train, .target, $0))
+            let b = max(dataset.length(.train, .source, $1), dataset.length(.train, .target, $1))
+            return a != b ? a < b : $0 < $1
+        }
+        let size = sequences * 16
+        buckets = stride(from: 0, to: order.count, by: size).map { Array(order[$0 ..< min(order.count, $0 + size)]) }
+    }
+
+    public func initialize(seed: UInt64) { model.initialize(seed: seed) }
+
+    public var dataIdentity: String { dataset.identity }
+
+    /// Per-micro-batch sizes vary with the sentences; these report the last one's.
+    public var tokensPerMicroBatch: Int { lastMicroBatchTokens }
+    public var flopsPerMicroBatch: Double { lastMicroBatchFLOPs }
+
+    public func writeTokenizer(to group: HDF5Group) throws {
+        try group.setAttribute("shared", dataset.shared ? "true" : "false")
+        if dataset.shared {
+            try dataset.sourceTokenizer.write(to: group)
+        } else {
+            try group.setAttribute("kind", dataset.sourceTokenizer.kind)
+            try dataset.sourceTokenizer.write(to: group.createGroup("source"))
+            try dataset.targetTokenizer.write(to: group.createGroup("target"))
+        }
+    }
+
+    public func checkTokenizer(against group: HDF5Group, checkpoint: String) throws {
+        let (source, target) = try Seq2SeqTask.readTokenizers(group)
+        guard source.matches(dataset.sourceTokenizer) && target.matches(dataset.targetTokenizer) else {
+            throw TrainerError("\(dataset.path): its tokenizers (\(dataset.sourceTokenizer.kind), \(dataset.sourceTokenizer.count) + \(dataset.targetTokenizer.count) tokens) differ from the checkpoint's (\(source.kind), \(source.count) + \(target.count) tokens)")
+        }
+    }
+
+    /// The (source, target) tokenizers stored in a `/tokenizer` group of a parallel dataset or
+    /// translation checkpoint.
+    public static func readTokenizers(_ group: HDF5Group) throws -> (Tokenizer, Tokenizer) {
+        if (try? group.stringAttribute("shared")) == "true" {
+            let tokenizer = try Tokenizers.read(from: group)
+            return (tokenizer, tokenizer)
+        }
+        return (try Tokenizers.read(from: group.group("source")), try Tokenizers.read(from: group.group("target")))
+    }
+
+    /// Pads pairs into encoder and decoder inputs and runs forward (and backward with `train`).
+    private func run(_ pairs: [([Int32], [Int32])], dropout: DropoutContext?, train: Bool, parallelism: Parallelism,
+                     gradientsReady: ((Range<Int>) -> Void)?) -> CrossEntropy.Total {
+        let s = dataset.sourceTokenizer.specials!, t = dataset.targetTokenizer.specials!
+        let B = pairs.count
+        let S = pairs.map { $0.0.count + 2 }.max()!, T = pairs.map { $0.1.count + 1 }.max()!
+        var source = [Int32](repeating: s.pad, count: B * S), sourceMask = [UInt8](repeating: 0, count: B * S)
+        var target = [Int32](repeating: t.pad, count: B * T), targetMask = [UInt8](repeating: 0, count: B * T)
+        var labels = [Int32](repeating: Seq2SeqModel.ignoreIndex, count: B * T)
+        var sourceTokens = 0, targetTokens = 0
+        for (b, (src, tgt)) in pairs.enumerated() {
+            let encoderInput = [s.sos] + src + [s.eos]
+            for (j, id) in encoderInput.enumerated() {
+                source[b * S + j] = id
+                sourceMask[b * S + j] = 1
+            }
+            let decoderInput = [t.sos] + tgt, label = tgt + [t.eos]
+            for j in 0 ..< decoderInput.count {
+                target[b * T + j] = decoderInput[j]
+                targetMask[b * T + j] = 1
+                labels[b * T + j] = label[j]
+            }
+            sourceTokens += encoderInput.count
+            targetTokens += decoderInput.count
+        }
+        model.encode(source: source, mask: sourceMask, batch: B, length: S, dropout: dropout, parallelism: parallelism)
+        let total = model.decode(target: target, mask: targetMask, labels: labels, batch: B, length: T, sourceLength: S,
+                                 dropout: dropout, parallelism: parallelism)!
+        if train { model.backward(lossScale: 1, gradientsReady: gradientsReady) }
+        lastMicroBatchTokens = sourceTokens + targetTokens
+        lastMicroBatchFLOPs = model.shape.flops(sourceTokens: Double(sourceTokens), targetTokens: Double(targetTokens),
+                                                sourceLength: Double(S), targetLength: Double(T))
+        return total
+    }
+
+    public func trainMicroBatch(step: Int, index: Int, parallelism: Parallelism,
+                                gradientsReady: ((Range<Int>) -> Void)?) throws -> CrossEntropy.Total {
+        let stream = RandomStream(seed: seed, StreamNames.data, UInt32(index), UInt32(truncatingIfNeeded: step))
+        let bucket = buckets[stream.integer(0, below: buckets.count)]
+        let pairs = try (0 ..< sequences).map { j -> ([Int32], [Int32]) in
+            let pair = bucket[stream.integer(1 + j, below: bucket.count)]
+            return (try dataset.sentence(.train, .source, pair), try dataset.sentence(.train, .target, pair))
+        }
+        let context = dropout > 0 ? DropoutContext(seed: seed, step: step, microBatch: index, probability: dropout) : nil
+        return run(pairs, dropout: context, train: true, parallelism: parallelism, gradientsReady: gradientsReady)
+    }
+
+    /// Validation is the whole split, in order, `micro_batch_size` pairs at a time; the training
+    /// split is estimated on `eval.batches` such batches.
+    public func evaluationBatches(_ split: TokenDataset.Split) -> Int {
+        let all = (dataset.counts[split]! + sequences - 1) / sequences
+        return split == .val ? all : min(all, config.eval.batches)
+    }
+
+    public func evaluateMicroBatch(split: TokenDataset.Split, index: Int, parallelism: Parallelism) throws -> CrossEntropy.Total {
+        let count = dataset.counts[split]!
+        // Training split: spread the batches over the whole split.
+        let first = split == .val ? index * sequences : (index * count / max(1, evaluationBatches(.train)))
+        let pairs = try (first ..< min(count, first + sequences)).map {
+            (try dataset.sentence(split, .source, $0), try dataset.sentence(split, .target, $0))
+        }
+        guard !pairs.isEmpty else { return CrossEntropy.Total() }
+        return run(pairs, dropout: nil, train: false, parallelism: parallelism, gradientsReady: nil)
+    }
+
+    /// BLEU, chrF, CER and WER of the whole validation split, translated with `eval.beam`
+    /// (greedy when 1), each rank translating a share; computed and returned on every rank.
+    public func extraEvaluation(step: Int, communicator: Communicator, parallelism: Parallelism) throws -> [(String, Double)] {
+        let count = dataset.counts[.val]!
+        guard count > 0 else { return [] }
+        let references = try dataset.texts(.val, .target)
+        let W = communicator.size, r = communicator.rank
+        let mine = (r * count / W) ..< ((r + 1) * count / W)
+        let translator = Translator(shape: model.shape, parameters: parameters, sourceTokenizer: dataset.sourceTokenizer,
+                                    targetTokenizer: dataset.targetTokenizer,
+                                    batch: max(sequences, config.eval.beam) * max(1, config.eval.beam), parallelism: parallelism)
+        let sources = try mine.map { try dataset.sentence(.val, .source, $0) }
+        let outputs = translator.translate(ids: sources, beam: config.eval.beam, lengthPenalty: config.eval.lengthPenalty)
+            .map { dataset.targetTokenizer.decode($0) }
+        // Gather every rank's translations on all ranks, in rank order.
+        var hypotheses: [String] = []
+        for root in 0 ..< W {
+            let joined = try communicator.broadcast(outputs.joined(separator: "\n"), root: root)
+            let share = (root * count / W) ..< ((root + 1) * count / W)
+            hypotheses += share.isEmpty ? [] : joined.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        }
+        let bleu = TranslationMetrics.bleu(hypotheses: hypotheses, references: references)
+        return [("bleu", bleu.score), ("chrf", TranslationMetrics.chrF(hypotheses: hypotheses, references: references)),
+                ("cer", TranslationMetrics.characterErrorRate(hypotheses: hypotheses, references: references)),
+                ("wer", TranslationMetrics.wordErrorRate(hypotheses: hypotheses, references: references))]
+    }
+}

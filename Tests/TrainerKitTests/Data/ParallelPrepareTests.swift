@@ -1,0 +1,93 @@
+import Foundation
+import XCTest
+import TrainerKit
+
+final class ParallelPrepareTests: XCTestCase {
+    var directory: String!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("parallel-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
+
+    func write(_ text: String, _ name: String) throws -> String {
+        let path = directory + "/" + name
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func testTSVWithMalformedEmptyAndLongLines() throws {
+        var lines = ToyTranslation.corpus(count: 200).map { $0 + "\tCC-BY 2.0 (France) Attribution: tatoeba.org" }
+        lines.append("just one column")
+        lines.append("\tempty source")
+        lines.append("empty target\t  ")
+        lines.append(String(repeating: "the cat ", count: 40) + "\til gatto")
+        let tsv = try write(lines.joined(separator: "\r\n") + "\n", "pairs.tsv")
+        var options = ParallelPrepareOptions()
+        options.maximumLength = 24
+        options.minimumFrequency = 1
+        let output = directory + "/pairs.h5"
+        let report = try ParallelPrepare.prepare(inputs: [tsv], output: output, options: options)
+        XCTAssertEqual(report.lines, 204)
+        XCTAssertEqual(report.malformed, 1)
+        XCTAssertEqual(report.empty, 2)
+        XCTAssertEqual(report.tooLong, 1)
+        XCTAssertEqual(report.trainPairs + report.validationPairs, 200)
+        XCTAssertEqual(report.validationPairs, 20)
+        let dataset = try ParallelDataset(path: output)
+        XCTAssertFalse(dataset.shared)
+        XCTAssertEqual(dataset.counts[.train], report.trainPairs)
+        // Every stored pair decodes back to its stored text (modulo the word tokenizer's spacing).
+        let sources = try dataset.texts(.val, .source), targets = try dataset.texts(.val, .target)
+        for i in 0 ..< dataset.counts[.val]! {
+            XCTAssertEqual(dataset.sourceTokenizer.decode(try dataset.sentence(.val, .source, i)), sources[i])
+            XCTAssertEqual(dataset.targetTokenizer.decode(try dataset.sentence(.val, .target, i)), targets[i])
+            XCTAssertEqual(dataset.length(.val, .target, i), try dataset.sentence(.val, .target, i).count)
+        }
+        // The third column (attribution) is ignored.
+        XCTAssertFalse(dataset.sourceTokenizer.vocabulary.contains("tatoeba"))
+        let file = try HDF5File(path: output, mode: .readOnly)
+        XCTAssertEqual(try file.stringAttribute("kind"), "parallel")
+        XCTAssertEqual(try file.dataset("train/source/offsets").elementDescription, "int64")
+        XCTAssertEqual(try file.group("tokenizer").stringAttribute("shared"), "false")
+        XCTAssertEqual(try file.group("tokenizer/source").stringAttribute("kind"), "word")
+    }
+
+    func testAlignedFilesSharedBPEAndErrors() throws {
+        let pairs = ToyTranslation.corpus(count: 300).map { $0.split(separator: "\t").map(String.init) }
+        let english = try write(pairs.map { $0[0] }.joined(separator: "\n"), "train.en")
+        let italian = try write(pairs.map { $0[1] }.joined(separator: "\n"), "train.it")
+        var options = ParallelPrepareOptions()
+        options.tokenizer = "bpe"
+        options.vocabularySize = 400
+        options.sharedVocabulary = true
+        let output = directory + "/aligned.h5"
+        let report = try ParallelPrepare.prepare(inputs: [english, italian], output: output, options: options)
+        XCTAssertEqual(report.trainPairs, 270)
+        let dataset = try ParallelDataset(path: output)
+        XCTAssertTrue(dataset.shared)
+        XCTAssertEqual(dataset.sourceTokenizer.kind, "bpe")
+        XCTAssertTrue(dataset.sourceTokenizer.matches(dataset.targetTokenizer))
+        let texts = try dataset.texts(.train, .target)
+        XCTAssertEqual(dataset.targetTokenizer.decode(try dataset.sentence(.train, .target, 7)), texts[7], "BPE round-trips exactly")
+
+        let short = try write("one\ntwo\n", "short.it")
+        XCTAssertThrowsError(try ParallelPrepare.prepare(inputs: [english, short], output: output, options: options)) {
+            XCTAssertEqual("\($0)", "prepare: \(english) has 300 lines but \(short) has 2; aligned files need one sentence per line each")
+        }
+        options.vocabularySize = 100
+        XCTAssertThrowsError(try ParallelPrepare.prepare(inputs: [english, italian], output: output, options: options)) {
+            XCTAssertTrue("\($0)".contains("--vocab-size above 260"), "\($0)")
+        }
+        // The failed runs left the earlier dataset intact.
+        XCTAssertEqual(try ParallelDataset(path: output).counts[.train], 270)
+        XCTAssertThrowsError(try ParallelDataset(path: try {
+            _ = try Prepare.prepareLanguageModel(inputs: [english], output: directory + "/lm.h5")
+            return directory + "/lm.h5"
+        }())) {
+            XCTAssertTrue("\($0)".contains("a 'lm' dataset, but a translation model needs 'parallel'"), "\($0)")
+        }
+    }
+}
