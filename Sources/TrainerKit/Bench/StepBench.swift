@@ -1,8 +1,9 @@
 import Foundation
 
 /// `trainer bench step`: full training steps (forward, backward, exact gradient sum, clip, AdamW)
-/// of a config's GPT on synthetic tokens, in one process, reporting ms/step, tokens/s and MFU
-/// against the sgemm peak measured at start-up with the same threads.
+/// of a config's model (GPT or translator) on synthetic data, reporting ms/step, tokens/s (all
+/// input tokens: source + target for translation) and MFU against the sgemm peak measured at
+/// start-up with the same threads.
 public enum StepBench {
     public struct Result: Sendable {
         public var ranks: Int
@@ -27,7 +28,11 @@ public enum StepBench {
         let path = folder + "/synthetic.h5"
         if communicator.isRoot {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            try writeSynthetic(path: path, vocabulary: 65, tokens: 1 << 20)
+            if config.model.kind == .gpt {
+                try writeSynthetic(path: path, vocabulary: 65, tokens: 1 << 20)
+            } else {
+                try writeSyntheticParallel(folder: folder, path: path, length: config.data.blockSize)
+            }
         }
         try communicator.barrier()
         defer {
@@ -38,7 +43,9 @@ public enum StepBench {
         config.data.dataset = path
         config.runDirectory = folder + "/run"
         config.eval.interval = 0
-        let task = try GPTTask(config: config, dataset: TokenDataset(path: path))
+        let task: TrainingTask = config.model.kind == .gpt
+            ? try GPTTask(config: config, dataset: TokenDataset(path: path))
+            : try Seq2SeqTask(config: config, dataset: ParallelDataset(path: path))
         let trainer = try Trainer(config: config, task: task, communicator: communicator, threads: threads, resume: false,
                                   log: { _ in })
         let peak = Trainer.measurePeak(threads: threads)
@@ -60,6 +67,23 @@ public enum StepBench {
         return Result(ranks: communicator.size, threads: threads, millisecondsPerStep: best * 1e3, tokensPerSecond: tokens / best,
                       mfu: trainer.lastStepFLOPs / Double(communicator.size) / best / peak,
                       peakGFLOPs: peak / 1e9, parameters: task.parameters.count, allreduceShare: share)
+    }
+
+    /// A parallel dataset of random sentences: 4,000 pairs over 16,000 synthetic words (about the
+    /// size of opus_books' word vocabularies), 16 to 32 words per side, within `length` tokens.
+    static func writeSyntheticParallel(folder: String, path: String, length: Int) throws {
+        var random = SplitMix(seed: 11)
+        func sentence() -> String {
+            let words = 16 + Int(random.next() % 17)
+            return (0 ..< min(words, length - 2)).map { _ in "w\(random.next() % 16_000)" }.joined(separator: " ")
+        }
+        let tsv = (0 ..< 4000).map { _ in sentence() + "\t" + sentence() }.joined(separator: "\n")
+        try tsv.write(toFile: folder + "/synthetic.tsv", atomically: true, encoding: .utf8)
+        var options = ParallelPrepareOptions()
+        options.minimumFrequency = 1
+        options.maximumLength = length
+        options.validationFraction = 0.05
+        _ = try ParallelPrepare.prepare(inputs: [folder + "/synthetic.tsv"], output: path, options: options)
     }
 
     /// A dataset of uniformly random tokens (a char tokenizer over `vocabulary` printable characters).

@@ -58,11 +58,19 @@ public final class GradientReducer {
         return first.offset ..< last.offset + last.count
     }
 
+    /// Whether `store.gradients` is known to be zero (the optimizer clears it as it reads it).
+    public var gradientsAreZero = false
+
     /// Clears the sums and the gradients before a step (or a retry of it).
     public func beginStep(parallelism: Parallelism) {
         self.parallelism = parallelism
         if mode == .exact { sum.reset(parallelism: parallelism) }
-        store.gradients.zero()
+        if !gradientsAreZero {
+            parallelism.forEachPiece(count: store.count) { _, range in
+                (store.gradients.pointer + range.lowerBound).update(repeating: 0, count: range.count)
+            }
+        }
+        gradientsAreZero = false
         started = buckets.map { _ in nil }
         readyFrom = store.entries.count
         communicationSeconds = 0

@@ -8,6 +8,9 @@ public enum BLAS {
     /// threads at once). Called once before any kernel runs; cheap to call again.
     public static func configureForKernels() {
         openblas_set_num_threads(1)
+        // Kernels allocate scratch of a few megabytes per call; fresh pages would cost a page
+        // fault each (measured ~6% of a translation step), so freed blocks stay in the heap.
+        shim_keep_freed_memory()
     }
 
     /// Sets OpenBLAS's own thread count (benchmarks of raw sgemm only).

@@ -60,4 +60,36 @@ enum Reductions {
         }
         return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) + tail
     }
+
+    /// Σ x[i]² in double precision over a long buffer: fixed chunks of 2^16 values (summed with
+    /// eight accumulators each) computed in parallel, then added in chunk order, so the result is
+    /// the same for any thread count.
+    static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int, parallelism: Parallelism) -> Double {
+        let chunk = 1 << 16, chunks = (count + chunk - 1) / chunk
+        var partial = [Double](repeating: 0, count: chunks)
+        partial.withUnsafeMutableBufferPointer { partial in
+            let out = partial.baseAddress!
+            parallelism.forEachPiece(count: chunks) { _, range in
+                for c in range {
+                    let start = c * chunk, end = min(count, start + chunk)
+                    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0
+                    var i = start
+                    while i + 8 <= end {
+                        let a0 = Double(x[i]), a1 = Double(x[i + 1]), a2 = Double(x[i + 2]), a3 = Double(x[i + 3])
+                        let a4 = Double(x[i + 4]), a5 = Double(x[i + 5]), a6 = Double(x[i + 6]), a7 = Double(x[i + 7])
+                        s0 += a0 * a0; s1 += a1 * a1; s2 += a2 * a2; s3 += a3 * a3
+                        s4 += a4 * a4; s5 += a5 * a5; s6 += a6 * a6; s7 += a7 * a7
+                        i += 8
+                    }
+                    var tail = 0.0
+                    while i < end {
+                        tail += Double(x[i]) * Double(x[i])
+                        i += 1
+                    }
+                    out[c] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) + tail
+                }
+            }
+        }
+        return partial.reduce(0, +)
+    }
 }

@@ -27,8 +27,10 @@ public final class AdamW: @unchecked Sendable {
     /// One update of every parameter from `parameters.gradients` at learning rate `lr`:
     /// `p ← p − lr·λ·p` (decaying tensors), `m ← β1·m + (1−β1)·g`, `v ← β2·v + (1−β2)·g²`,
     /// `p ← p − lr·m̂/(√v̂ + ε)` with `m̂ = m/(1−β1^t)`, `v̂ = v/(1−β2^t)`.
+    /// With `clearGradients` the gradients are zeroed as they are consumed (saving the next step a
+    /// pass over them).
     /// - Complexity: a few operations per parameter; elementwise, so split between threads freely.
-    public func update(_ parameters: ParameterStore, lr: Float, parallelism: Parallelism) {
+    public func update(_ parameters: ParameterStore, lr: Float, parallelism: Parallelism, clearGradients: Bool = false) {
         step += 1
         let correction1 = 1 - Float(pow(Double(beta1), Double(step)))
         let correction2 = 1 - Float(pow(Double(beta2), Double(step)))
@@ -36,7 +38,7 @@ public final class AdamW: @unchecked Sendable {
         let b1 = beta1, b2 = beta2, eps = epsilon
         let sqrtCorrection2 = correction2.squareRoot()
         for entry in parameters.entries {
-            let p = parameters.values.pointer + entry.offset, g = parameters.gradients.readPointer + entry.offset
+            let p = parameters.values.pointer + entry.offset, g = parameters.gradients.pointer + entry.offset
             let m = self.m.pointer + entry.offset, v = self.v.pointer + entry.offset
             let decay = entry.decays ? 1 - lr * weightDecay : 1
             parallelism.forEachPiece(count: entry.count) { _, range in
@@ -49,6 +51,8 @@ public final class AdamW: @unchecked Sendable {
                     let denominator = v1.squareRoot() / sqrtCorrection2 + eps
                     p[i] = p[i] * decay - stepSize * m1 / denominator
                 }
+                // The next step starts from zero gradients: clear them while they are in cache.
+                if clearGradients { (g + range.lowerBound).update(repeating: 0, count: range.count) }
             }
         }
     }

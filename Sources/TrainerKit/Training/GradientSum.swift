@@ -60,10 +60,16 @@ public final class GradientSum: @unchecked Sendable {
     }
 
     /// Clears the sums and the per-step statistics.
+    /// Whether the sums are known to be zero (they start so, and `write` leaves them so).
+    private var sumsAreZero = true
+
     public func reset(parallelism: Parallelism) {
-        parallelism.forEachPiece(count: count) { _, range in
-            (sums + range.lowerBound).update(repeating: 0, count: range.count)
+        if !sumsAreZero {
+            parallelism.forEachPiece(count: count) { _, range in
+                (sums + range.lowerBound).update(repeating: 0, count: range.count)
+            }
         }
+        sumsAreZero = true
         maxima = [Float](repeating: 0, count: entries.count)
         overflowed = false
     }
@@ -76,6 +82,7 @@ public final class GradientSum: @unchecked Sendable {
 
     /// `add` for the tensors `entries` only (indices into the parameter table).
     public func add(_ gradients: FloatBuffer, entries range: Range<Int>, parallelism: Parallelism) {
+        sumsAreZero = false
         let limit = self.limit
         for t in range {
             let entry = entries[t]
@@ -106,14 +113,19 @@ public final class GradientSum: @unchecked Sendable {
         }
     }
 
-    /// Writes `sums · 2^-e · scale` into `gradients` (the mean gradient when `scale` is 1/tokens).
+    /// Writes `sums · 2^-e · scale` into `gradients` (the mean gradient when `scale` is 1/tokens),
+    /// clearing the sums in the same pass for the next step.
     public func write(into gradients: FloatBuffer, scale: Double, parallelism: Parallelism) {
         for (t, entry) in entries.enumerated() {
             let factor = Double(sign: .plus, exponent: -Int(exponents[t]), significand: 1) * scale
             let g = gradients.pointer + entry.offset, s = sums + entry.offset
             parallelism.forEachPiece(count: entry.count) { _, range in
-                for i in range { g[i] = Float(Double(s[i]) * factor) }
+                for i in range {
+                    g[i] = Float(Double(s[i]) * factor)
+                    s[i] = 0
+                }
             }
         }
+        sumsAreZero = true
     }
 }

@@ -169,11 +169,9 @@ public final class Trainer {
         // Convert with this step's exponents, then choose the next step's from this step's maxima.
         reducer.writeMean(scale: 1 / tokens)
         if reducer.mode == .exact { gradientSum.chooseExponents(from: maxima) }
-        // Global gradient norm, in a fixed order (identical on every rank: same gradients).
-        var squares = 0.0
+        // Global gradient norm (identical on every rank: same gradients, fixed summation order).
         let g = task.parameters.gradients
-        for i in 0 ..< g.count { squares += Double(g[i]) * Double(g[i]) }
-        let norm = squares.squareRoot()
+        let norm = Reductions.sumOfSquares(g.readPointer, count: g.count, parallelism: parallelism).squareRoot()
         // PyTorch's clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
         let clip = config.optimizer.gradClip
         if clip > 0 && clip / (norm + 1e-6) < 1 {
@@ -182,7 +180,8 @@ public final class Trainer {
                 for i in range { g[i] *= factor }
             }
         }
-        optimizer.update(task.parameters, lr: Float(lr), parallelism: parallelism)
+        optimizer.update(task.parameters, lr: Float(lr), parallelism: parallelism, clearGradients: true)
+        reducer.gradientsAreZero = true
         tokensSeen += Int(tokens)
         return (loss, norm)
     }
