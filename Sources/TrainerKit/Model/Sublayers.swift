@@ -62,6 +62,30 @@ public final class BackwardScratch: @unchecked Sendable {
     }
 }
 
+/// The end of every residual sublayer's forward pass: `output = input + dropout(output)`.
+func closeResidual(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, channels: Int,
+                   context: PassContext, site: Int) {
+    let count = context.rows * channels
+    if let dropout = context.dropout {
+        Dropout.forward(output: output, input: output, count: count, probability: dropout.probability,
+                        stream: dropout.stream(site: site), parallelism: context.parallelism)
+    }
+    Residual.forward(output: output, output, input, count: count, parallelism: context.parallelism)
+}
+
+/// The start of every residual sublayer's backward pass: the gradient of the branch output, back
+/// through the dropout, in `scratch.branch`.
+func branchGradient(_ streamGradient: UnsafePointer<Float>, scratch: BackwardScratch, channels: Int,
+                    context: PassContext, site: Int) -> UnsafeMutablePointer<Float> {
+    let count = context.rows * channels, dBranch = scratch.branch.pointer
+    dBranch.update(repeating: 0, count: count)
+    Dropout.backward(inputGradient: dBranch, outputGradient: streamGradient, count: count,
+                     probability: context.dropout?.probability ?? 0,
+                     stream: context.dropout?.stream(site: site) ?? RandomStream(seed: 0, 0, 0, 0),
+                     parallelism: context.parallelism)
+    return dBranch
+}
+
 /// A layer norm's parameters and cached statistics.
 struct LayerNormLayer {
     let weight: ParameterView, bias: ParameterView
@@ -247,24 +271,14 @@ public final class AttentionSublayer: ResidualSublayer {
             keyMask: isCross ? context.memoryMask : context.mask, queryMask: context.mask,
             dropout: probabilityDropout(context), shape: shape(context), parallelism: threads)
         output.forward(output: out, input: attended.readPointer, rows: rows, threads)
-        if let dropout = context.dropout {
-            Dropout.forward(output: out, input: out, count: rows * C, probability: dropout.probability,
-                            stream: dropout.stream(site: dropoutSite), parallelism: threads)
-        }
-        Residual.forward(output: out, out, input, count: rows * C, parallelism: threads)
+        closeResidual(output: out, input: input, channels: C, context: context, site: dropoutSite)
     }
 
     public func backward(streamGradient: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                          memory: UnsafePointer<Float>?, memoryGradient: UnsafeMutablePointer<Float>?,
                          scratch: BackwardScratch, context: PassContext) {
         let C = channels, rows = context.rows, threads = context.parallelism
-        // Through the dropout: d branch.
-        let dBranch = scratch.branch.pointer
-        dBranch.update(repeating: 0, count: rows * C)
-        Dropout.backward(inputGradient: dBranch, outputGradient: streamGradient, count: rows * C,
-                         probability: context.dropout?.probability ?? 0,
-                         stream: context.dropout?.stream(site: dropoutSite) ?? RandomStream(seed: 0, 0, 0, 0),
-                         parallelism: threads)
+        let dBranch = branchGradient(streamGradient, scratch: scratch, channels: C, context: context, site: dropoutSite)
         // Output projection.
         let dAttended = scratch.attention.pointer
         dAttended.update(repeating: 0, count: rows * C)
@@ -367,23 +381,14 @@ public final class FeedForwardSublayer: ResidualSublayer {
                          parallelism: threads)
         }
         linear2.forward(output: output, input: activated.readPointer, rows: rows, threads)
-        if let dropout = context.dropout {
-            Dropout.forward(output: output, input: output, count: rows * channels, probability: dropout.probability,
-                            stream: dropout.stream(site: dropoutSite), parallelism: threads)
-        }
-        Residual.forward(output: output, output, input, count: rows * channels, parallelism: threads)
+        closeResidual(output: output, input: input, channels: channels, context: context, site: dropoutSite)
     }
 
     public func backward(streamGradient: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                          memory: UnsafePointer<Float>?, memoryGradient: UnsafeMutablePointer<Float>?,
                          scratch: BackwardScratch, context: PassContext) {
         let rows = context.rows, threads = context.parallelism, count = rows * hiddenWidth
-        let dBranch = scratch.branch.pointer
-        dBranch.update(repeating: 0, count: rows * channels)
-        Dropout.backward(inputGradient: dBranch, outputGradient: streamGradient, count: rows * channels,
-                         probability: context.dropout?.probability ?? 0,
-                         stream: context.dropout?.stream(site: dropoutSite) ?? RandomStream(seed: 0, 0, 0, 0),
-                         parallelism: threads)
+        let dBranch = branchGradient(streamGradient, scratch: scratch, channels: channels, context: context, site: dropoutSite)
         let dActivated = scratch.wide.pointer
         dActivated.update(repeating: 0, count: count)
         linear2.backward(inputGradient: dActivated, outputGradient: dBranch, input: activated.readPointer, rows: rows, threads)
