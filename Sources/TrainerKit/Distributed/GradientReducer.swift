@@ -79,18 +79,21 @@ public final class GradientReducer {
     /// Called by the backward pass of the last local micro-batch (when overlapping): `entries` now
     /// hold their final gradient. Adds them to the sums and starts every bucket that is complete.
     public func gradientsReady(_ entries: Range<Int>) {
-        if mode == .exact { sum.add(store.gradients, entries: entries, parallelism: parallelism) }
+        // Only the last micro-batch reports: its float gradients need not be cleared.
+        if mode == .exact { sum.add(store.gradients, entries: entries, clear: false, parallelism: parallelism) }
         readyFrom = min(readyFrom, entries.lowerBound)
         startReadyBuckets()
     }
 
     /// After a micro-batch's forward and backward. In exact mode, folds the float gradients into the
-    /// integer sums (those of the last micro-batch were already folded if it reported them).
-    public func microBatchDone(reportedWhileRunning: Bool) {
+    /// integer sums (those of the last micro-batch were already folded if it reported them) and
+    /// clears them for the next micro-batch.
+    public func microBatchDone(reportedWhileRunning: Bool, last: Bool) {
         guard mode == .exact else { return }  // float gradients keep accumulating in place
-        // Entries the backward pass did not report (all of them if it reported none).
+        // Entries the backward pass did not report (all of them if it reported none). After the
+        // last micro-batch the float gradients are overwritten by `writeMean`: no need to clear.
         let unreported = reportedWhileRunning ? 0 ..< readyFrom : store.entries.indices
-        sum.add(store.gradients, entries: unreported, parallelism: parallelism)
+        sum.add(store.gradients, entries: unreported, clear: !last, parallelism: parallelism)
     }
 
     private func startReadyBuckets() {

@@ -80,8 +80,10 @@ public final class GradientSum: @unchecked Sendable {
         add(gradients, entries: entries.indices, parallelism: parallelism)
     }
 
-    /// `add` for the tensors `entries` only (indices into the parameter table).
-    public func add(_ gradients: FloatBuffer, entries range: Range<Int>, parallelism: Parallelism) {
+    /// `add` for the tensors `entries` only (indices into the parameter table). `clear: false`
+    /// leaves the float gradients as they are (after a step's last micro-batch, whose gradients
+    /// `write` overwrites anyway: one memory pass less).
+    public func add(_ gradients: FloatBuffer, entries range: Range<Int>, clear: Bool = true, parallelism: Parallelism) {
         sumsAreZero = false
         let limit = self.limit
         for t in range {
@@ -102,7 +104,7 @@ public final class GradientSum: @unchecked Sendable {
                         // Out-of-range values (and NaN) are clamped here and reported through `maxima`.
                         let clamped = scaled >= -limit && scaled <= limit ? scaled : (scaled > 0 ? limit : -limit)
                         s[i] &+= Int64(clamped)
-                        g[i] = 0
+                        if clear { g[i] = 0 }  // loop-invariant: the compiler unswitches it
                     }
                     maxima[piece] = largest
                 }

@@ -22,6 +22,9 @@ public final class Trainer {
     var gradientSum: GradientSum { reducer.sum }
     /// Seconds of the last step spent in the gradient all-reduce (MPI calls).
     public private(set) var lastCommunicationSeconds = 0.0
+    /// Keep the last step's (clipped) gradient in `parameters.gradients` after the update instead of
+    /// clearing it there (tests inspect it; training saves a memory pass by clearing).
+    public var keepsGradients = false
     /// Input tokens and model FLOPs of the last step, over all ranks.
     public private(set) var lastStepTokens = 0.0, lastStepFLOPs = 0.0
     let schedule: LearningRateSchedule
@@ -150,7 +153,7 @@ public final class Trainer {
                 tokenCounts[index] = Double(total.count)
                 inputTokens[index] = Double(task.lastMicroBatchTokens)
                 flops[index] = task.lastMicroBatchFLOPs
-                reducer.microBatchDone(reportedWhileRunning: report)
+                reducer.microBatchDone(reportedWhileRunning: report, last: index == mine.upperBound - 1)
             }
             let (stepMaxima, overflowed) = try reducer.finish()
             maxima = stepMaxima
@@ -180,8 +183,8 @@ public final class Trainer {
                 for i in range { g[i] *= factor }
             }
         }
-        optimizer.update(task.parameters, lr: Float(lr), parallelism: parallelism, clearGradients: true)
-        reducer.gradientsAreZero = true
+        optimizer.update(task.parameters, lr: Float(lr), parallelism: parallelism, clearGradients: !keepsGradients)
+        reducer.gradientsAreZero = !keepsGradients
         tokensSeen += Int(tokens)
         return (loss, norm)
     }
