@@ -5,18 +5,11 @@ import TrainerKit
 final class ParallelPrepareTests: XCTestCase {
     var directory: String!
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("parallel-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { directory = try makeTemporaryDirectory("parallel") }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
 
-    func write(_ text: String, _ name: String) throws -> String {
-        let path = directory + "/" + name
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
+    func write(_ text: String, _ name: String) throws -> String { try writeText(text, name, in: directory) }
 
     func testTSVWithMalformedEmptyAndLongLines() throws {
         var lines = ToyTranslation.corpus(count: 200).map { $0 + "\tCC-BY 2.0 (France) Attribution: tatoeba.org" }

@@ -5,18 +5,11 @@ import TrainerKit
 final class PrepareTests: XCTestCase {
     var directory: String!
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("prepare-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { directory = try makeTemporaryDirectory("prepare") }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
 
-    func write(_ text: String, _ name: String) throws -> String {
-        let path = directory + "/" + name
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
+    func write(_ text: String, _ name: String) throws -> String { try writeText(text, name, in: directory) }
 
     func readAll(_ dataset: TokenDataset, _ split: TokenDataset.Split) throws -> [Int32] {
         var ids = [Int32](repeating: 0, count: dataset.counts[split]!)
@@ -104,8 +97,7 @@ final class PrepareTests: XCTestCase {
 final class TokenDatasetChunkTests: XCTestCase {
     /// Windows that straddle the 65,536-token chunks of the compressed dataset read the right tokens.
     func testWindowsAcrossChunkBoundaries() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chunks-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try makeTemporaryDirectory("chunks")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var text = ""
         var random = TestRandom(seed: 5)

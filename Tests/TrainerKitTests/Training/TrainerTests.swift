@@ -7,8 +7,7 @@ final class TrainerTests: XCTestCase {
     var directory: String!
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("trainer-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        directory = try makeTemporaryDirectory("trainer")
         let corpus = try String(contentsOfFile: try BuiltinCorpus.shakespearePath, encoding: .utf8)
         try String(corpus.prefix(40_000)).write(toFile: directory + "/corpus.txt", atomically: true, encoding: .utf8)
         _ = try Prepare.prepareLanguageModel(inputs: [directory + "/corpus.txt"], output: directory + "/data.h5")
