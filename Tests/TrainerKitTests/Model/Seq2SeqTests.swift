@@ -111,7 +111,7 @@ final class Seq2SeqTests: XCTestCase {
         model.initialize(seed: 1)
         let optimizer = AdamW(parameterCount: model.parameters.count, beta1: 0.9, beta2: 0.98, epsilon: 1e-9, weightDecay: 0)
         var random = TestRandom(seed: 2)
-        for _ in 0 ..< 300 {
+        for _ in 0 ..< 1000 {
             var source: [Int32] = [], target: [Int32] = [], labels: [Int32] = []
             for _ in 0 ..< 8 {
                 let sentence = (0 ..< 4).map { _ in Int32(4 + random.next() % 7) }
@@ -126,13 +126,26 @@ final class Seq2SeqTests: XCTestCase {
             model.backward(lossScale: 1 / Float(total.count))
             optimizer.update(model.parameters, lr: 3e-3, parallelism: .serial)
         }
+        // The decoded outputs are only asserted where the model is confident: at every position of
+        // every input (teacher-forced), the right token must lead the runner-up by a margin that
+        // BLAS rounding differences between kernels cannot close.
+        let inputs: [[Int32]] = [[4, 5, 6, 7], [10, 9, 8, 4], [5, 5, 6, 6]]
+        for input in inputs {
+            let source = [1] + input + [2], target = [1] + input, expected = input + [2]
+            model.encode(source: source, mask: [UInt8](repeating: 1, count: 6), batch: 1, length: 6, parallelism: .serial)
+            model.decode(target: target, mask: [UInt8](repeating: 1, count: 5), labels: nil, batch: 1, length: 5,
+                         sourceLength: 6, parallelism: .serial)
+            for t in 0 ..< 5 {
+                let row = (0 ..< 11).map { model.logits[t * 11 + $0] }
+                let right = row[Int(expected[t])]
+                let runnerUp = row.enumerated().filter { $0.offset != Int(expected[t]) }.map(\.element).max()!
+                XCTAssertGreaterThan(right - runnerUp, 2, "copy task not learned with a margin: \(input), position \(t)")
+            }
+        }
         let translator = Translator(shape: shape, parameters: model.parameters, sourceTokenizer: tokenizer,
                                     targetTokenizer: tokenizer, batch: 12, parallelism: .serial)
-        let inputs: [[Int32]] = [[4, 5, 6, 7], [10, 9, 8, 4], [5, 5, 6, 6]]
-        let greedy = translator.translate(ids: inputs, beam: 1)
-        XCTAssertEqual(greedy, inputs, "greedy decoding of a learned copy task")
-        let beam = translator.translate(ids: inputs, beam: 3)
-        XCTAssertEqual(beam, inputs, "beam search agrees on a confident model")
+        XCTAssertEqual(translator.translate(ids: inputs, beam: 1), inputs, "greedy decoding of a learned copy task")
+        XCTAssertEqual(translator.translate(ids: inputs, beam: 3), inputs, "beam search agrees on a confident model")
         XCTAssertEqual(translator.translate(["a b c d"], beam: 3), ["a b c d"])
     }
 }
