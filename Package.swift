@@ -28,10 +28,13 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
 
+        // C kernels that need explicit vector instructions, picked at run time from the CPU's features.
+        .target(name: "CKernels"),
+
         // The library: kernels, model, tokenizers, storage, distributed, training.
         .target(
             name: "TrainerKit",
-            dependencies: ["CBLAS", "CMPI", "CHDF5", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CBLAS", "CMPI", "CHDF5", "CKernels", .product(name: "Yams", package: "Yams")],
             // The default corpus (public domain, see Resources/shakespeare.README.md), shipped unchanged.
             resources: [.copy("Resources/shakespeare.txt"), .copy("Resources/shakespeare.README.md")],
             swiftSettings: kernelSettings

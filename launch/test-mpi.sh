@@ -94,5 +94,22 @@ s2s 4 tr 4
 s2s 2 tr 8 --resume
 same_model t1 tr && pass "seq2seq: 4 ranks to step 4 + resume on 2 ranks = 1 process" || fail "seq2seq resume across rank counts differs"
 
+# 9. blas_kernel under mpirun: with OPENBLAS_CORETYPE=Haswell inherited, `auto` re-executes every
+#    rank with the CPU's best family before MPI starts (and the ranks still agree bit for bit with
+#    one process); `inherit` keeps Haswell.
+best=$("$trainer" bench kernels --list-kernels | tail -n 1)
+if [ -n "$best" ] && [ "$best" != Haswell ] && "$trainer" bench kernels --list-kernels | grep -qx Haswell; then
+  OPENBLAS_CORETYPE=Haswell "$trainer" train "${common[@]}" --set run_dir=b1 --set schedule.max_steps=4 > b1.log 2>&1
+  OPENBLAS_CORETYPE=Haswell mpi 2 -x OPENBLAS_CORETYPE "$trainer" train "${common[@]}" --set run_dir=b2 --set schedule.max_steps=4 > b2.log 2>&1
+  grep -q "OpenBLAS kernel $best (blas_kernel auto; replaces Haswell from OPENBLAS_CORETYPE=Haswell)" b2.log && same_model b1 b2 \
+    && pass "blas_kernel auto: 2 ranks re-executed with $best, identical to one process" || fail "blas_kernel auto: $(grep -m1 "OpenBLAS kernel" b2.log)"
+  OPENBLAS_CORETYPE=Haswell mpi 2 -x OPENBLAS_CORETYPE "$trainer" train "${common[@]}" --set run_dir=b3 --set schedule.max_steps=2 \
+    --set blas_kernel=inherit > b3.log 2>&1
+  grep -q "OpenBLAS kernel Haswell (blas_kernel inherit, from OPENBLAS_CORETYPE=Haswell; this CPU can run $best)" b3.log \
+    && pass "blas_kernel inherit keeps Haswell and says what the CPU could run" || fail "blas_kernel inherit: $(grep -m1 "OpenBLAS kernel" b3.log)"
+else
+  echo "skipped: blas_kernel auto under mpirun needs a CPU that runs both Haswell and a faster family (best here: ${best:-none})"
+fi
+
 if [ $failures -ne 0 ]; then echo "test-mpi: $failures failure(s)"; exit 1; fi
 echo "test-mpi: all passed"

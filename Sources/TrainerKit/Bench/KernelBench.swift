@@ -249,18 +249,71 @@ public struct KernelBench {
         return rows
     }
 
-    /// The report as aligned text.
-    public static func format(_ rows: [Row], threads: Int) -> String {
-        var lines = ["kernel               pass       ms       GFLOP/s   ratio   GB/s/core   note"]
+    /// The report as aligned text; `peak` (FLOP/s, the machine's for these threads) gives the
+    /// "of peak" column of the products.
+    public static func format(_ rows: [Row], peak: Double) -> String {
+        var lines = ["kernel               pass       ms       GFLOP/s   ratio  of peak   GB/s/core   note"]
         for row in rows {
             let gflops = row.gflops.map { String(format: "%9.1f", $0) } ?? "        -"
             let ratio = row.ratio.map { String(format: "%6.0f%%", $0 * 100) } ?? "      -"
+            let ofPeak = row.gflops.map { String(format: "%7.0f%%", $0 * 1e9 / peak * 100) } ?? "       -"
             let gbs = row.gigabytesPerSecondPerCore.map { String(format: "%9.2f", $0) } ?? "        -"
-            lines.append(String(format: "%-20@ %-9@ %7.2f %@ %@ %@   %@", row.kernel.padding(toLength: 20, withPad: " ", startingAt: 0),
+            lines.append(String(format: "%-20@ %-9@ %7.2f %@ %@ %@ %@   %@", row.kernel.padding(toLength: 20, withPad: " ", startingAt: 0),
                                 row.pass.padding(toLength: 9, withPad: " ", startingAt: 0), row.milliseconds,
-                                gflops, ratio, gbs, row.note))
+                                gflops, ratio, ofPeak, gbs, row.note))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The sgemm rate (FLOP/s) of OpenBLAS on its own `threads` threads for C = A·Bᵀ with A m×k and
+    /// B n×k (the layout of a linear layer's forward pass), the best of `repeats` runs.
+    public static func sgemmRate(m: Int, n: Int, k: Int, threads: Int, repeats: Int) -> Double {
+        var random = SplitMix(seed: 3)
+        let a = FloatBuffer(count: m * k), b = FloatBuffer(count: n * k), c = FloatBuffer(count: m * n)
+        for i in 0 ..< m * k { a[i] = random.uniform() }
+        for i in 0 ..< n * k { b[i] = random.uniform() }
+        BLAS.setLibraryThreads(threads)
+        defer { BLAS.configureForKernels() }
+        let seconds = KernelBench(threads: threads, repeats: repeats).time {
+            BLAS.sgemm(transposeA: false, transposeB: true, m: m, n: n, k: k, alpha: 1, a: a.readPointer, lda: k,
+                       b: b.readPointer, ldb: k, beta: 0, c: c.pointer, ldc: n)
+        }
+        return 2 * Double(m * n * k) / seconds
+    }
+
+    /// One OpenBLAS kernel family's sgemm rates, measured in a child process started with
+    /// `OPENBLAS_CORETYPE` set (OpenBLAS picks its kernels once, at load time).
+    public struct KernelRate: Sendable {
+        public var kernel: String
+        /// FLOP/s on 1 thread and on the requested threads; nil if the child failed.
+        public var oneThread: Double?, threads: Double?
+    }
+
+    /// Measures every family in `kernels` by running `executable bench sgemm` once per family,
+    /// one after the other (never two at once). The shape is the seed GPT's qkv projection.
+    public static func compareKernels(_ kernels: [String], threads: Int, executable: String = "/proc/self/exe") -> [KernelRate] {
+        kernels.map { kernel in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = ["bench", "sgemm", "--threads", "1", String(threads)]
+            var environment = ProcessInfo.processInfo.environment
+            environment["OPENBLAS_CORETYPE"] = kernel
+            environment["TRAINER_BLAS_KERNEL"] = "inherit"
+            process.environment = environment
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            guard (try? process.run()) != nil else { return KernelRate(kernel: kernel) }
+            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            // The child prints "<kernel in use> <FLOP/s per thread count>..."; a kernel OpenBLAS
+            // does not know falls back to another, which is not this kernel's rate.
+            let fields = output.split(whereSeparator: \.isWhitespace).map(String.init)
+            guard process.terminationStatus == 0, fields.count == 3, fields[0].lowercased() == kernel.lowercased() else {
+                return KernelRate(kernel: kernel)
+            }
+            return KernelRate(kernel: kernel, oneThread: Double(fields[1]), threads: Double(fields[2]))
+        }
     }
 }
 

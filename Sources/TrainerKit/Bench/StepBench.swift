@@ -2,8 +2,8 @@ import Foundation
 
 /// `trainer bench step`: full training steps (forward, backward, exact gradient sum, clip, AdamW)
 /// of a config's model (GPT or translator) on synthetic data, reporting ms/step, tokens/s (all
-/// input tokens: source + target for translation) and MFU against the sgemm peak measured at
-/// start-up with the same threads.
+/// input tokens: source + target for translation) and MFU against the machine's peak measured at
+/// start-up with the same threads (`MachinePeak`).
 public enum StepBench {
     public struct Result: Sendable {
         public var ranks: Int
@@ -11,7 +11,8 @@ public enum StepBench {
         public var millisecondsPerStep: Double
         public var tokensPerSecond: Double
         public var mfu: Double
-        public var peakGFLOPs: Double
+        /// The machine's peak for these threads (the denominator of MFU) and how it was measured.
+        public var peak: MachinePeak
         public var parameters: Int
         /// Share of the step spent in the gradient all-reduce (MPI calls), on rank 0.
         public var allreduceShare: Double
@@ -48,7 +49,7 @@ public enum StepBench {
             : try Seq2SeqTask(config: config, dataset: ParallelDataset(path: path))
         let trainer = try Trainer(config: config, task: task, communicator: communicator, threads: threads, resume: false,
                                   log: { _ in })
-        let peak = Trainer.measurePeak(threads: threads)
+        let machine = MachinePeak.measure(threads: threads), peak = machine.flops
         _ = try trainer.trainStep(lr: 1e-4)
         var best = Double.infinity, share = 0.0
         for _ in 0 ..< steps {
@@ -66,7 +67,7 @@ public enum StepBench {
         let tokens = trainer.lastStepTokens
         return Result(ranks: communicator.size, threads: threads, millisecondsPerStep: best * 1e3, tokensPerSecond: tokens / best,
                       mfu: trainer.lastStepFLOPs / Double(communicator.size) / best / peak,
-                      peakGFLOPs: peak / 1e9, parameters: task.parameters.count, allreduceShare: share)
+                      peak: machine, parameters: task.parameters.count, allreduceShare: share)
     }
 
     /// A parallel dataset of random sentences: 4,000 pairs over 16,000 synthetic words (about the

@@ -31,6 +31,10 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var syncCheckInterval = 100
     /// Steps between log lines.
     public var logInterval = 1
+    /// OpenBLAS kernel family: `auto` (the fastest this CPU runs, overriding an inherited
+    /// `OPENBLAS_CORETYPE`), `inherit` (keep the environment's), or a name such as `SkylakeX`.
+    /// Applied at start-up, before the config is otherwise read (see `BLASKernel`).
+    public var blasKernel = "auto"
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, data, optimizer, schedule, eval, checkpoint, seed
@@ -39,6 +43,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
         case overlapReduction = "overlap_reduction"
         case syncCheckInterval = "sync_check_interval"
         case logInterval = "log_interval"
+        case blasKernel = "blas_kernel"
     }
 
     /// The default configuration.
@@ -61,6 +66,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
         overlapReduction = try container.decodeIfPresent(Bool.self, forKey: .overlapReduction) ?? overlapReduction
         syncCheckInterval = try container.decodeIfPresent(Int.self, forKey: .syncCheckInterval) ?? syncCheckInterval
         logInterval = try container.decodeIfPresent(Int.self, forKey: .logInterval) ?? logInterval
+        blasKernel = try container.decodeIfPresent(String.self, forKey: .blasKernel) ?? blasKernel
     }
 
     /// The longest sequence the model supports: `model.positions`, or `data.block_size` when that is 0.
@@ -382,6 +388,7 @@ extension RunConfig {
         try require(threads >= 0, "threads (\(threads)) must be positive, or 0 for cores / ranks")
         try require(logInterval > 0, "log_interval (\(logInterval)) must be positive")
         try require(syncCheckInterval >= 0, "sync_check_interval (\(syncCheckInterval)) must be positive, or 0 for no check")
+        do { _ = try BLASKernel.Choice(blasKernel) } catch let error as TrainerError { throw TrainerError("config: " + error.message) }
     }
 
     private func require(_ condition: Bool, _ problem: @autoclosure () -> String) throws {

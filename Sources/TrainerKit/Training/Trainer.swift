@@ -251,31 +251,6 @@ public final class Trainer {
         log("step \(step): wrote \(checkpointPath)")
     }
 
-    /// The sgemm rate of this rank's threads, for MFU: raw OpenBLAS on its own threads, the best of
-    /// a 2000³ product with B plain and transposed, four runs each. (Power-of-two leading
-    /// dimensions are avoided: OpenBLAS 0.3.21 runs 1536³ NN about 30% slower than NT here.)
-    public static func measurePeak(threads: Int) -> Double {
-        let n = 2000
-        let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
-        for i in 0 ..< n * n {
-            a[i] = Float(i % 7) * 0.1
-            b[i] = Float(i % 5) * 0.1
-        }
-        BLAS.setLibraryThreads(threads)
-        var best = Double.infinity
-        for transposeB in [false, true] {
-            for _ in 0 ..< 4 {
-                let start = DispatchTime.now().uptimeNanoseconds
-                BLAS.sgemm(transposeA: false, transposeB: transposeB, m: n, n: n, k: n, alpha: 1, a: a.readPointer, lda: n,
-                           b: b.readPointer, ldb: n, beta: 0, c: c.pointer, ldc: n)
-                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-            }
-        }
-        BLAS.configureForKernels()
-        usleep(300_000)  // let OpenBLAS's worker threads stop spinning before our own threads run
-        return 2 * Double(n * n * n) / best
-    }
-
     /// Runs from the current step to `schedule.max_steps`.
     public func run() throws -> Summary {
         let started = Date()
@@ -283,12 +258,14 @@ public final class Trainer {
         if communicator.isRoot {
             try configText.write(toFile: config.runDirectory + "/config.yaml", atomically: true, encoding: .utf8)
         }
-        let peak = Trainer.measurePeak(threads: parallelism.threads)
+        let machine = MachinePeak.measure(threads: parallelism.threads)
+        let peak = machine.flops
         let maxSteps = config.schedule.maxSteps
         let startStep = step
-        log(String(format: "%@: %d parameters, %d ranks × %d threads, sgemm peak %.1f GFLOP/s per rank, %d micro-batches of %d sequences per step",
-                   task.modelKind, task.parameters.count, communicator.size, parallelism.threads, peak / 1e9, microBatches,
+        log(String(format: "%@: %d parameters, %d ranks × %d threads, %d micro-batches of %d sequences per step",
+                   task.modelKind, task.parameters.count, communicator.size, parallelism.threads, microBatches,
                    config.data.microBatchSize))
+        log("\(BLASKernel.summary); MFU against the \(machine.description) per rank")
         var lastEvaluated = -1
         while step < maxSteps {
             if config.eval.interval > 0 && step % config.eval.interval == 0 {

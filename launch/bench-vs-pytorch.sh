@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Side by side with PyTorch on the same cores: the seeds' full GPT (configs/gpt-full.yaml: 6 layers,
+# 6 heads, 384 dims, context 256, dropout 0.2, 64 sequences per step in micro-batches of 8)
+# trained by `trainer bench step` and by PyTorch (launch/reference/torch_gpt.py, the same model and
+# step), with the same threads, in one run. PyTorch runs in fp32 and, where the CPU has
+# avx512_bf16, with bf16 autocast; both run data-parallel too (mpirun -np 2 / DDP over gloo, one
+# thread per process). Prints tokens/s and the ratios.
+#
+# PyTorch's CPU wheel goes into a virtual environment under .build/ the first time: from a local
+# wheel folder if pip is configured with one, else PyTorch's CPU index, else PyPI.
+#   STEPS=n      timed steps per measurement (default 2; the best is kept)
+#   THREADS="1 2" thread counts (default: 1 and all cores)
+#   BATCH=n      sequences per step (default 64, as the config)
+source "$(dirname "$0")/common.sh"
+swift build -c release --product trainer
+trainer="$root/.build/release/trainer"
+steps="${STEPS:-2}"
+cores="$(nproc)"
+threads="${THREADS:-1 $cores}"
+batch="${BATCH:-64}"
+
+venv="$root/.build/venv-torch"
+python="$venv/bin/python"
+if ! "$python" -c "import torch" 2>/dev/null; then
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null; then
+    sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get install -y -qq python3-venv >/dev/null
+  fi
+  echo "bench-vs-pytorch: installing PyTorch (CPU) into $venv" >&2
+  python3 -m venv "$venv"
+  "$python" -m pip install -q --no-index --no-deps torch 2>/dev/null \
+    || "$python" -m pip install -q --timeout 30 --retries 1 torch --index-url https://download.pytorch.org/whl/cpu \
+         --extra-index-url https://pypi.org/simple 2>/dev/null \
+    || "$python" -m pip install -q torch
+  "$python" -m pip install -q torch  # the dependencies of a wheel installed without them
+fi
+
+flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
+bf16=0; [[ " $flags " == *" avx512_bf16 "* ]] && bf16=1
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $cores cores; avx512_bf16: $([ $bf16 = 1 ] && echo yes || echo no)"
+echo "environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset>}; $("$python" -c 'import torch; print("torch", torch.__version__, "| ATen:", torch.backends.cpu.get_cpu_capability())')"
+echo "model: configs/gpt-full.yaml, $batch sequences × 256 tokens per step in micro-batches of 8; $steps timed steps each, best kept"
+
+ours() {  # ours <threads> [ranks]: tokens/s of `trainer bench step`
+  local t=$1 ranks=${2:-1}
+  if [ "$ranks" -eq 1 ]; then
+    "$trainer" bench step --config configs/gpt-full.yaml --set data.batch_size="$batch" --threads "$t" --steps "$steps" | tail -1
+  else
+    OPENBLAS_NUM_THREADS="$t" "$root/launch/mpirun.sh" -np "$ranks" "$trainer" bench step --config configs/gpt-full.yaml \
+      --set data.batch_size="$batch" --threads "$t" --steps "$steps" | tail -1
+  fi | awk '{print $4}'
+}
+theirs() {  # theirs <threads> <ranks> [--bf16]: tokens/s of PyTorch
+  "$python" "$root/launch/reference/torch_gpt.py" --threads "$1" --ranks "$2" --batch "$batch" --steps "$steps" "${@:3}" \
+    | sed -n 's/.*tokens_per_s=\([0-9]*\).*/\1/p'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else printf "-" }'; }
+
+printf "\n%-8s %-26s %12s %18s %18s\n" "threads" "run" "tokens/s" "ours ÷ this" ""
+for t in $threads; do
+  o=$(ours "$t")
+  f=$(theirs "$t" 1)
+  printf "%-8s %-26s %12s %18s\n" "$t" "trainer (fp32)" "$o" ""
+  printf "%-8s %-26s %12s %18s\n" "$t" "PyTorch fp32" "$f" "$(ratio "$o" "$f")"
+  if [ $bf16 = 1 ]; then
+    b=$(theirs "$t" 1 --bf16)
+    printf "%-8s %-26s %12s %18s\n" "$t" "PyTorch bf16 autocast" "$b" "$(ratio "$o" "$b")"
+  fi
+done
+if [ "$cores" -ge 2 ]; then
+  o=$(ours 1 2)
+  f=$(theirs 1 2)
+  printf "%-8s %-26s %12s %18s\n" "2×1" "trainer mpirun -np 2" "$o" ""
+  printf "%-8s %-26s %12s %18s\n" "2×1" "PyTorch DDP 2 processes" "$f" "$(ratio "$o" "$f")"
+fi
