@@ -11,6 +11,8 @@
 #   STEPS=n      timed steps per measurement (default 2; the best is kept)
 #   THREADS="1 2" thread counts (default: 1 and all cores)
 #   BATCH=n      sequences per step (default 64, as the config)
+#   DROPOUT=p    dropout on both sides (default 0.2, as the config; DROPOUT=0 compares the models
+#                without it)
 source "$(dirname "$0")/common.sh"
 swift build -c release --product trainer
 trainer="$root/.build/release/trainer"
@@ -18,6 +20,7 @@ steps="${STEPS:-2}"
 cores="$(nproc)"
 threads="${THREADS:-1 $cores}"
 batch="${BATCH:-64}"
+dropout="${DROPOUT:-0.2}"
 
 venv="$root/.build/venv-torch"
 python="$venv/bin/python"
@@ -32,26 +35,28 @@ if ! "$python" -c "import torch" 2>/dev/null; then
     || "$python" -m pip install -q --timeout 30 --retries 1 torch --index-url https://download.pytorch.org/whl/cpu \
          --extra-index-url https://pypi.org/simple 2>/dev/null \
     || "$python" -m pip install -q torch
-  "$python" -m pip install -q torch  # the dependencies of a wheel installed without them
+  "$python" -m pip install -q torch numpy  # the dependencies of a wheel installed without them
 fi
 
 flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
 bf16=0; [[ " $flags " == *" avx512_bf16 "* ]] && bf16=1
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $cores cores; avx512_bf16: $([ $bf16 = 1 ] && echo yes || echo no)"
-echo "environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset>}; $("$python" -c 'import torch; print("torch", torch.__version__, "| ATen:", torch.backends.cpu.get_cpu_capability())')"
-echo "model: configs/gpt-full.yaml, $batch sequences × 256 tokens per step in micro-batches of 8; $steps timed steps each, best kept"
+echo "environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset>}; trainer: $("$trainer" bench kernels --list-kernels | tail -1) is the best kernel here (blas_kernel auto)"
+echo "PyTorch: $("$python" -c 'import torch; print(torch.__version__, "with ATen CPU capability", torch.backends.cpu.get_cpu_capability())')"
+echo "model: configs/gpt-full.yaml, dropout $dropout, $batch sequences × 256 tokens per step in micro-batches of 8; $steps timed steps each, best kept"
 
 ours() {  # ours <threads> [ranks]: tokens/s of `trainer bench step`
   local t=$1 ranks=${2:-1}
   if [ "$ranks" -eq 1 ]; then
-    "$trainer" bench step --config configs/gpt-full.yaml --set data.batch_size="$batch" --threads "$t" --steps "$steps" | tail -1
+    "$trainer" bench step --config configs/gpt-full.yaml --set data.batch_size="$batch" --set model.dropout="$dropout" --threads "$t" --steps "$steps" | tail -1
   else
     OPENBLAS_NUM_THREADS="$t" "$root/launch/mpirun.sh" -np "$ranks" "$trainer" bench step --config configs/gpt-full.yaml \
-      --set data.batch_size="$batch" --threads "$t" --steps "$steps" | tail -1
+      --set data.batch_size="$batch" --set model.dropout="$dropout" --threads "$t" --steps "$steps" | tail -1
   fi | awk '{print $4}'
 }
 theirs() {  # theirs <threads> <ranks> [--bf16]: tokens/s of PyTorch
-  "$python" "$root/launch/reference/torch_gpt.py" --threads "$1" --ranks "$2" --batch "$batch" --steps "$steps" "${@:3}" \
+  "$python" "$root/launch/reference/torch_gpt.py" --threads "$1" --ranks "$2" --batch "$batch" --dropout "$dropout" \
+    --steps "$steps" "${@:3}" \
     | sed -n 's/.*tokens_per_s=\([0-9]*\).*/\1/p'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else printf "-" }'; }

@@ -6,13 +6,13 @@
 #
 # Unit tests must not depend on the last bits of a BLAS kernel's rounding, so they run once per
 # family: OPENBLAS_CORETYPE=Haswell (AVX2, what many CI images force) and each faster family the CPU
-# runs (SkylakeX, and Cooperlake where it has avx512_bf16). A CPU that lacks AVX2 or AVX-512 skips
+# runs (SkylakeX on AVX-512 CPUs). A CPU that lacks AVX2 or AVX-512 skips
 # those runs with a printed reason.
 source "$(dirname "$0")/common.sh"
 swift build -c release --build-tests
 trainer="$root/.build/release/trainer"
 
-# Haswell, and every faster family this CPU runs (SkylakeX, Cooperlake).
+# Haswell, and every faster family this CPU runs (SkylakeX).
 runnable=$("$trainer" bench kernels --list-kernels)
 kernels=()
 if grep -qx Haswell <<< "$runnable"; then

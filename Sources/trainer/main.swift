@@ -309,14 +309,14 @@ struct Bench: ParsableCommand {
             let bench = KernelBench(threads: threads, repeats: repeats)
             print(KernelBench.format(bench.run(), peak: peak.flops))
             print("\nsgemm 4096×1152×384 (the qkv projection) with each OpenBLAS kernel this CPU can run, each in its own process:")
-            print("kernel        1 thread GFLOP/s   of peak   \(threads) threads GFLOP/s   of peak")
+            print("kernel               1 thread GFLOP/s   of peak   \(threads) threads GFLOP/s   of peak")
             let onePeak = threads == 1 ? peak.flops : MachinePeak.fmaRate(threads: 1).flops
             for rate in KernelBench.compareKernels(BLASKernel.runnable(), threads: threads) {
                 func cell(_ value: Double?, _ peak: Double) -> String {
-                    value.map { String(format: "%16.1f %8.0f%%", $0 / 1e9, 100 * $0 / peak) } ?? String(format: "%16@ %9@", "failed", "")
+                    value.map { String(format: "%16.1f %8.0f%%", $0 / 1e9, 100 * $0 / peak) } ?? "          failed          "
                 }
                 let inUse = rate.kernel.lowercased() == BLASKernel.current.lowercased() ? " (in use)" : ""
-                print((rate.kernel + inUse).padding(toLength: 13, withPad: " ", startingAt: 0) + cell(rate.oneThread, onePeak)
+                print((rate.kernel + inUse).padding(toLength: 20, withPad: " ", startingAt: 0) + cell(rate.oneThread, onePeak)
                       + "   " + cell(rate.threads, peak.flops))
             }
         }

@@ -306,9 +306,10 @@ public struct KernelBench {
             guard (try? process.run()) != nil else { return KernelRate(kernel: kernel) }
             let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             process.waitUntilExit()
-            // The child prints "<kernel in use> <FLOP/s per thread count>..."; a kernel OpenBLAS
-            // does not know falls back to another, which is not this kernel's rate.
-            let fields = output.split(whereSeparator: \.isWhitespace).map(String.init)
+            // The child's last line is "<kernel in use> <FLOP/s per thread count>..."; a kernel
+            // OpenBLAS does not know falls back to another, which is not this kernel's rate.
+            let last = output.split(separator: "\n").last ?? ""
+            let fields = last.split(whereSeparator: \.isWhitespace).map(String.init)
             guard process.terminationStatus == 0, fields.count == 3, fields[0].lowercased() == kernel.lowercased() else {
                 return KernelRate(kernel: kernel)
             }

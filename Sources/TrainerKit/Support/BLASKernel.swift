@@ -20,18 +20,19 @@ public enum BLASKernel {
     /// The family OpenBLAS runs (`openblas_get_corename`), e.g. "Cooperlake".
     public static var current: String { String(cString: openblas_get_corename()) }
 
-    /// The x86-64 families the trainer ranks, slowest first, with the CPU flags (as in
-    /// /proc/cpuinfo) each one's kernels need. SkylakeX and Cooperlake share their sgemm kernel;
-    /// Cooperlake adds bf16 products.
+    /// The x86-64 families the trainer chooses between, slowest first, with the CPU flags (as in
+    /// /proc/cpuinfo) each one's kernels need. OpenBLAS's own detection may also report Cooperlake
+    /// (or SapphireRapids in newer versions) for AVX-512 CPUs with bf16: their fp32 kernels are
+    /// SkylakeX's, and OpenBLAS 0.3.21 does not accept those names in `OPENBLAS_CORETYPE`
+    /// ("Core not found"), so SkylakeX is what the trainer asks for on any AVX-512 CPU.
     public static let ladder: [(name: String, flags: [String])] = [
         ("Sandybridge", ["avx"]),
         ("Haswell", ["avx2", "fma"]),
         ("SkylakeX", ["avx512f", "avx512vl", "avx512bw", "avx512dq", "avx512cd"]),
-        ("Cooperlake", ["avx512f", "avx512vl", "avx512bw", "avx512dq", "avx512cd", "avx512_bf16"]),
     ]
 
-    /// The names OpenBLAS 0.3 accepts in `OPENBLAS_CORETYPE` on x86-64 (other names are ignored
-    /// by it, silently, which is why the trainer checks them).
+    /// The x86-64 family names of OpenBLAS 0.3 (a name it does not accept in `OPENBLAS_CORETYPE`
+    /// makes it fall back to its own detection, which is why the trainer checks what it got).
     public static let knownNames = [
         "Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Nano", "Athlon", "Opteron", "Opteron_SSE3",
         "Barcelona", "Bobcat", "Bulldozer", "Piledriver", "Steamroller", "Excavator", "Sandybridge", "Haswell", "Zen",
@@ -39,11 +40,12 @@ public enum BLASKernel {
     ]
 
     /// A family's rank on the ladder: 0 below it, 1 AVX (Sandybridge and AMD's AVX cores), 2 AVX2
-    /// (Haswell, Zen), 3 SkylakeX, 4 Cooperlake.
+    /// (Haswell, Zen), 3 AVX-512 (SkylakeX, Cooperlake, SapphireRapids).
     public static func level(_ name: String) -> Int {
         switch name.lowercased() {
         case "bulldozer", "piledriver", "steamroller", "excavator": return 1
         case "zen": return 2
+        case "cooperlake", "sapphirerapids": return 3
         default: return (ladder.firstIndex { $0.name.lowercased() == name.lowercased() } ?? -1) + 1
         }
     }
