@@ -319,18 +319,3 @@ public struct KernelBench {
 }
 
 func fmt(_ value: Double) -> String { String(format: "%.1f", value) }
-
-/// A tiny deterministic generator for benchmark and initialisation data outside the model.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
-}

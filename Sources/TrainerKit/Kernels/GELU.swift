@@ -1,33 +1,5 @@
 import Foundation
 
-/// ReLU `y = max(x, 0)`.
-public enum ReLU {
-    /// `output = max(input, 0)` (in place allowed).
-    /// - Complexity: `count` compares; 8 bytes of traffic per element.
-    public static func forward(
-        output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int,
-        parallelism: Parallelism = .serial
-    ) {
-        parallelism.forEachPiece(count: count) { _, range in
-            for i in range { output[i] = input[i] > 0 ? input[i] : 0 }
-        }
-    }
-
-    /// `inputGradient += input > 0 ? outputGradient : 0`.
-    public static func backward(
-        inputGradient: UnsafeMutablePointer<Float>, outputGradient: UnsafePointer<Float>,
-        input: UnsafePointer<Float>, count: Int, parallelism: Parallelism = .serial
-    ) {
-        parallelism.forEachPiece(count: count) { _, range in
-            // Both loads unconditional: a branch on the sign would mispredict half the time.
-            for i in range {
-                let dy = outputGradient[i]
-                inputGradient[i] += input[i] > 0 ? dy : 0
-            }
-        }
-    }
-}
-
 /// GELU, exact `x·Φ(x)` or the tanh approximation `½x(1 + tanh(√(2/π)(x + 0.044715x³)))`.
 public enum GELU {
     /// Which formula: PyTorch's `approximate="none"` or `approximate="tanh"`.

@@ -1,0 +1,30 @@
+/// When and how much to evaluate.
+public struct EvalConfig: Codable, Sendable, Equatable {
+    /// Steps between evaluations; 0 means only at the end of the run.
+    public var interval = 250
+    /// Micro-batches per split per evaluation (a translation model evaluates its whole validation
+    /// split, and this many batches of the training split).
+    public var batches = 50
+    /// Translation: the beam size used for BLEU at each evaluation (1: greedy decoding).
+    public var beam = 1
+    /// Translation: the length-penalty exponent α of beam search, ((5 + length)/6)^α (GNMT).
+    public var lengthPenalty = 0.6
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case interval, batches, beam
+        case lengthPenalty = "length_penalty"
+    }
+
+    /// The default evaluation settings.
+    public init() {}
+
+    /// Decodes the keys present and keeps the defaults for the others.
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        interval = try container.decodeIfPresent(Int.self, forKey: .interval) ?? interval
+        batches = try container.decodeIfPresent(Int.self, forKey: .batches) ?? batches
+        beam = try container.decodeIfPresent(Int.self, forKey: .beam) ?? beam
+        lengthPenalty = try container.decodeIfPresent(Double.self, forKey: .lengthPenalty) ?? lengthPenalty
+    }
+}

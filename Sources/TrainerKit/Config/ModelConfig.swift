@@ -1,0 +1,68 @@
+/// The kind of network.
+public enum ModelKind: String, Codable, Sendable, CaseIterable, ConfigChoice {
+    /// Decoder-only language model (GPT-2 / nanoGPT).
+    case gpt
+    /// Encoder-decoder (the original Transformer), for translation-like tasks.
+    case seq2seq
+
+    /// Decodes one of the cases, or throws an error that lists them.
+    public init(from decoder: any Decoder) throws { self = try Self.decodeChoice(from: decoder) }
+}
+
+/// The network's kind and sizes (nanoGPT's `GPTConfig`).
+public struct ModelConfig: Codable, Sendable, Equatable {
+    /// `gpt` (decoder only) or `seq2seq` (encoder-decoder).
+    public var kind = ModelKind.gpt
+    /// Transformer blocks (n_layer); for `seq2seq`, the encoder's and the decoder's each.
+    public var layers = 4
+    /// Attention heads per block (n_head).
+    public var heads = 4
+    /// Width of the residual stream (d_model, n_embd).
+    public var channels = 128
+    /// Hidden width of the feed-forward MLP; 0 means 4·channels.
+    public var feedForward = 0
+    /// Longest sequence the model supports (size of the position table); 0 means `data.block_size`.
+    public var positions = 0
+    /// Dropout probability, in [0, 1).
+    public var dropout = 0.0
+    /// The MLP's nonlinearity: `gelu` (exact), `gelu_tanh` (GPT-2's approximation) or `relu`.
+    public var activation = "gelu"
+    /// GPT: the LM head shares the token embedding's weights (nanoGPT's weight tying).
+    public var tieEmbeddings = true
+    /// The epsilon of every LayerNorm.
+    public var normEpsilon = 1e-5
+    /// Label smoothing of the cross-entropy loss, in [0, 1).
+    public var labelSmoothing = 0.0
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case kind, layers, heads, channels
+        case feedForward = "feed_forward"
+        case positions, dropout, activation
+        case tieEmbeddings = "tie_embeddings"
+        case normEpsilon = "norm_epsilon"
+        case labelSmoothing = "label_smoothing"
+    }
+
+    /// The default model.
+    public init() {}
+
+    /// Decodes the keys present and keeps the defaults for the others.
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try container.decodeIfPresent(ModelKind.self, forKey: .kind) ?? kind
+        layers = try container.decodeIfPresent(Int.self, forKey: .layers) ?? layers
+        heads = try container.decodeIfPresent(Int.self, forKey: .heads) ?? heads
+        channels = try container.decodeIfPresent(Int.self, forKey: .channels) ?? channels
+        feedForward = try container.decodeIfPresent(Int.self, forKey: .feedForward) ?? feedForward
+        positions = try container.decodeIfPresent(Int.self, forKey: .positions) ?? positions
+        dropout = try container.decodeIfPresent(Double.self, forKey: .dropout) ?? dropout
+        activation = try container.decodeIfPresent(String.self, forKey: .activation) ?? activation
+        tieEmbeddings = try container.decodeIfPresent(Bool.self, forKey: .tieEmbeddings) ?? tieEmbeddings
+        normEpsilon = try container.decodeIfPresent(Double.self, forKey: .normEpsilon) ?? normEpsilon
+        labelSmoothing = try container.decodeIfPresent(Double.self, forKey: .labelSmoothing) ?? labelSmoothing
+    }
+
+    /// The MLP's hidden width: `feed_forward`, or 4·channels when that is 0.
+    public var resolvedFeedForward: Int { feedForward == 0 ? 4 * channels : feedForward }
+}

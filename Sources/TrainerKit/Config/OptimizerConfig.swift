@@ -1,0 +1,36 @@
+/// AdamW's hyperparameters and gradient clipping.
+public struct OptimizerConfig: Codable, Sendable, Equatable {
+    /// Peak learning rate (reached at the end of the warm-up).
+    public var lr = 1e-3
+    /// Decay rate of the first-moment estimate.
+    public var beta1 = 0.9
+    /// Decay rate of the second-moment estimate.
+    public var beta2 = 0.99
+    /// Added to the square root of the second moment.
+    public var eps = 1e-8
+    /// Decoupled weight decay, applied to the matrices (not to biases, norms).
+    public var weightDecay = 0.1
+    /// Largest global L2 norm of the gradient; larger ones are scaled down to it. 0 disables clipping.
+    public var gradClip = 1.0
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case lr, beta1, beta2, eps
+        case weightDecay = "weight_decay"
+        case gradClip = "grad_clip"
+    }
+
+    /// The default optimizer.
+    public init() {}
+
+    /// Decodes the keys present and keeps the defaults for the others.
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        lr = try container.decodeIfPresent(Double.self, forKey: .lr) ?? lr
+        beta1 = try container.decodeIfPresent(Double.self, forKey: .beta1) ?? beta1
+        beta2 = try container.decodeIfPresent(Double.self, forKey: .beta2) ?? beta2
+        eps = try container.decodeIfPresent(Double.self, forKey: .eps) ?? eps
+        weightDecay = try container.decodeIfPresent(Double.self, forKey: .weightDecay) ?? weightDecay
+        gradClip = try container.decodeIfPresent(Double.self, forKey: .gradClip) ?? gradClip
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+
+/// Options of `trainer prepare` for parallel corpora.
+public struct ParallelPrepareOptions: Sendable {
+    /// "word" or "bpe".
+    public var tokenizer = "word"
+    /// BPE: the target vocabulary size (per side, or shared); word: a cap on the vocabulary (0: none).
+    public var vocabularySize = 0
+    /// Word: the least count a word needs to enter the vocabulary (the seed's 2). BPE: of a merge.
+    public var minimumFrequency = 2
+    /// One vocabulary for both languages instead of one each.
+    public var sharedVocabulary = false
+    /// Longest sequence kept, counting [SOS] and [EOS]; longer pairs are dropped and counted.
+    public var maximumLength = 128
+    /// Fraction of the pairs kept for validation (drawn by a seeded shuffle).
+    public var validationFraction = 0.1
+    /// Seed of the shuffle that picks the validation pairs.
+    public var seed: UInt64 = 1337
+
+    public init() {}
+}
+
+/// `trainer prepare` for parallel corpora: a TSV file (source<TAB>target per line, the
+/// Tatoeba/ManyThings format; further columns are ignored) or a pair of aligned files (Moses style,
+/// train.en + train.it) → an HDF5 `parallel` dataset (DESIGN.md):
+///
+///     /tokenizer                  attrs: shared ("true"/"false"), kind; when shared the tokenizer itself,
+///                                 else groups source/ and target/, each a tokenizer
+///     /<split>/source/tokens      1-D uint16 (uint32 above 65535 tokens), chunked + deflate
+///     /<split>/source/offsets     int64, pairs + 1: sentence i = tokens[offsets[i] ..< offsets[i+1]]
+///     /<split>/target/tokens, /<split>/target/offsets        the same for the targets
+///     /<split>/source/text, /<split>/target/text             the original sentences (BLEU references)
+///
+/// Token sequences are stored without [SOS]/[EOS]; the model adds them.
+public enum ParallelPrepare {
+    /// What `prepare` did.
+    public struct Report: Sendable {
+        public var output: String
+        public var lines = 0, empty = 0, malformed = 0, tooLong = 0
+        public var trainPairs = 0, validationPairs = 0
+        public var sourceVocabulary = 0, targetVocabulary = 0
+        public var seconds = 0.0
+
+        public var description: String {
+            String(format: "prepared %@: %d train + %d val pairs from %d lines (dropped: %d longer than the limit, %d empty, %d malformed); vocabularies %d source, %d target; %.2f s",
+                   output, trainPairs, validationPairs, lines, tooLong, empty, malformed, sourceVocabulary, targetVocabulary, seconds)
+        }
+    }
+
+    /// Reads sentence pairs: from one TSV file, or two aligned files. Counts empty and malformed lines.
+    static func readPairs(_ inputs: [String], report: inout Report) throws -> [(String, String)] {
+        func lines(_ path: String) throws -> [Substring] {
+            guard FileManager.default.fileExists(atPath: path) else { throw TrainerError("prepare: \(path): no such file") }
+            guard let data = FileManager.default.contents(atPath: path) else { throw TrainerError("prepare: \(path): cannot be read") }
+            let text = String(decoding: data, as: UTF8.self)
+            // "\r\n" is one Character in Swift: split on both line endings.
+            var result = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+            if result.last == "" { result.removeLast() }
+            return result
+        }
+        var pairs: [(String, String)] = []
+        switch inputs.count {
+        case 1:
+            for line in try lines(inputs[0]) {
+                report.lines += 1
+                let columns = line.split(separator: "\t", omittingEmptySubsequences: false)
+                guard columns.count >= 2 else {
+                    report.malformed += 1
+                    continue
+                }
+                let source = columns[0].trimmingCharacters(in: .whitespaces), target = columns[1].trimmingCharacters(in: .whitespaces)
+                if source.isEmpty || target.isEmpty {
+                    report.empty += 1
+                    continue
+                }
+                pairs.append((source, target))
+            }
+        case 2:
+            let sources = try lines(inputs[0]), targets = try lines(inputs[1])
+            guard sources.count == targets.count else {
+                throw TrainerError("prepare: \(inputs[0]) has \(sources.count) lines but \(inputs[1]) has \(targets.count); aligned files need one sentence per line each")
+            }
+            for (source, target) in zip(sources, targets) {
+                report.lines += 1
+                let s = source.trimmingCharacters(in: .whitespaces), t = target.trimmingCharacters(in: .whitespaces)
+                if s.isEmpty || t.isEmpty {
+                    report.empty += 1
+                    continue
+                }
+                pairs.append((s, t))
+            }
+        default:
+            throw TrainerError("prepare: a parallel corpus is one TSV file or two aligned files, got \(inputs.count) inputs")
+        }
+        guard !pairs.isEmpty else { throw TrainerError("prepare: \(inputs.joined(separator: ", ")): no sentence pairs") }
+        return pairs
+    }
+
+    static func trainTokenizer(_ texts: [String], _ options: ParallelPrepareOptions) throws -> Tokenizer {
+        switch options.tokenizer {
+        case "word":
+            return WordTokenizer.train(texts: texts, minimumFrequency: options.minimumFrequency,
+                                       maximumSize: options.vocabularySize > 0 ? options.vocabularySize : nil)
+        case "bpe":
+            guard options.vocabularySize > 260 else {
+                throw TrainerError("prepare: --tokenizer bpe needs --vocab-size above 260 (4 special tokens + 256 bytes), got \(options.vocabularySize)")
+            }
+            return BPETokenizer.train(texts: texts, vocabularySize: options.vocabularySize, minimumFrequency: options.minimumFrequency)
+        default:
+            throw TrainerError("prepare: --tokenizer \(options.tokenizer) cannot tokenize a parallel corpus (use word or bpe)")
+        }
+    }
+
+    public static func prepare(inputs: [String], output: String, options: ParallelPrepareOptions) throws -> Report {
+        let start = Date()
+        var report = Report(output: output)
+        guard options.maximumLength >= 3 else { throw TrainerError("prepare: --max-length \(options.maximumLength) must be at least 3") }
+        var pairs = try readPairs(inputs, report: &report)
+        // A seeded shuffle, then the first pairs for validation.
+        var random = SplitMix(seed: options.seed)
+        for i in stride(from: pairs.count - 1, to: 0, by: -1) { pairs.swapAt(i, Int(random.next() % UInt64(i + 1))) }
+        let validationCount = Int((Double(pairs.count) * options.validationFraction).rounded())
+        let splits = [("train", Array(pairs[validationCount...])), ("val", Array(pairs[..<validationCount]))]
+        // Tokenizers are trained on the training pairs only.
+        let trainPairs = splits[0].1
+        let sourceTokenizer: Tokenizer, targetTokenizer: Tokenizer
+        if options.sharedVocabulary {
+            sourceTokenizer = try trainTokenizer(trainPairs.flatMap { [$0.0, $0.1] }, options)
+            targetTokenizer = sourceTokenizer
+        } else {
+            sourceTokenizer = try trainTokenizer(trainPairs.map(\.0), options)
+            targetTokenizer = try trainTokenizer(trainPairs.map(\.1), options)
+        }
+        report.sourceVocabulary = sourceTokenizer.count
+        report.targetVocabulary = targetTokenizer.count
+        try AtomicFile.write(to: output) { temporary in
+            let file = try HDF5File(path: temporary, mode: .truncate)
+            try file.setAttribute("format", "trainer-dataset")
+            try file.setAttribute("format_version", Int64(1))
+            try file.setAttribute("kind", "parallel")
+            try file.setAttribute("sources", inputs.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+            try file.setAttribute("sources_sha256", try inputs.map(sha256OfFile))
+            try file.setAttribute("created_utc", ISO8601DateFormatter().string(from: Date()))
+            try file.setAttribute("max_length", Int64(options.maximumLength))
+            let group = try file.createGroup("tokenizer")
+            try group.setAttribute("shared", options.sharedVocabulary ? "true" : "false")
+            if options.sharedVocabulary {
+                try sourceTokenizer.write(to: group)
+            } else {
+                try group.setAttribute("kind", sourceTokenizer.kind)
+                try sourceTokenizer.write(to: group.createGroup("source"))
+                try targetTokenizer.write(to: group.createGroup("target"))
+            }
+            for (split, splitPairs) in splits {
+                var sources: [[Int32]] = [], targets: [[Int32]] = [], texts: [(String, String)] = []
+                for (source, target) in splitPairs {
+                    let s = sourceTokenizer.encode(source), t = targetTokenizer.encode(target)
+                    if s.count + 2 > options.maximumLength || t.count + 2 > options.maximumLength || s.isEmpty || t.isEmpty {
+                        report.tooLong += s.isEmpty || t.isEmpty ? 0 : 1
+                        report.empty += s.isEmpty || t.isEmpty ? 1 : 0
+                        continue
+                    }
+                    sources.append(s)
+                    targets.append(t)
+                    texts.append((source, target))
+                }
+                try writeSide(file, split: split, side: "source", sequences: sources, texts: texts.map(\.0),
+                              vocabulary: sourceTokenizer.count)
+                try writeSide(file, split: split, side: "target", sequences: targets, texts: texts.map(\.1),
+                              vocabulary: targetTokenizer.count)
+                if split == "train" { report.trainPairs = sources.count } else { report.validationPairs = sources.count }
+            }
+            guard report.trainPairs > 0 else {
+                throw TrainerError("prepare: no training pair is within --max-length \(options.maximumLength)")
+            }
+            try file.close()
+        }
+        report.seconds = Date().timeIntervalSince(start)
+        return report
+    }
+
+    static func writeSide(_ file: HDF5File, split: String, side: String, sequences: [[Int32]], texts: [String],
+                          vocabulary: Int) throws {
+        var offsets: [Int64] = [0]
+        offsets.reserveCapacity(sequences.count + 1)
+        for sequence in sequences { offsets.append(offsets.last! + Int64(sequence.count)) }
+        let tokens = sequences.flatMap { $0 }
+        let chunk = [max(1, min(1 << 16, tokens.count))]
+        if vocabulary > Int(UInt16.max) {
+            try file.write("\(split)/\(side)/tokens", tokens.map { UInt32(bitPattern: $0) }, chunk: chunk, deflate: 1)
+        } else {
+            try file.write("\(split)/\(side)/tokens", tokens.map { UInt16(truncatingIfNeeded: $0) }, chunk: chunk, deflate: 1)
+        }
+        try file.write("\(split)/\(side)/offsets", offsets, chunk: [max(1, min(1 << 16, offsets.count))], deflate: 1)
+        try file.writeStrings("\(split)/\(side)/text", texts)
+    }
+
+    static func sha256OfFile(_ path: String) throws -> String {
+        var hash = SHA256()
+        try Prepare.stream(path, chunkBytes: Prepare.defaultChunkBytes) { bytes, _ in
+            hash.update(UnsafeRawBufferPointer(bytes))
+            return bytes.count
+        }
+        return hash.hexDigest()
+    }
+}

@@ -1,0 +1,23 @@
+/// Scratch gradient buffers shared by all sublayers of a model (backward runs one at a time).
+public final class BackwardScratch: @unchecked Sendable {
+    /// (rows, C): gradient of a branch output, then of a norm output.
+    let branch: FloatBuffer
+    /// (rows, C): gradient of the attention output.
+    let attention: FloatBuffer
+    /// (rows, max(3C, FF)): gradient of the q|k|v projections or of the activated hidden layer.
+    let wide: FloatBuffer
+    /// (rows, FF): gradient of the hidden pre-activation.
+    let hidden: FloatBuffer
+    /// (memoryRows, 2C): gradient of the cross-attention k|v projections.
+    let memory: FloatBuffer
+
+    /// Scratch for a model of width `channels` and feed-forward width `feedForward`.
+    public init(limits: ActivationLimits, channels C: Int, feedForward: Int) {
+        let rows = limits.rows
+        branch = FloatBuffer(count: rows * C)
+        attention = FloatBuffer(count: rows * C)
+        wide = FloatBuffer(count: rows * max(3 * C, feedForward))
+        hidden = FloatBuffer(count: rows * feedForward)
+        memory = FloatBuffer(count: limits.memoryRows * 2 * C)
+    }
+}

@@ -1,0 +1,67 @@
+/// Training a GPT on an "lm" dataset.
+public final class GPTTask: TrainingTask {
+    public let modelKind = "gpt"
+    public let model: GPTModel
+    public let dataset: TokenDataset
+    public var parameters: ParameterStore { model.parameters }
+    public var tokenizer: Tokenizer { dataset.tokenizer }
+    let seed: UInt64
+    let sequences: Int, time: Int, dropout: Float, evaluationBatchCount: Int
+    let inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>
+
+    public init(config: RunConfig, dataset: TokenDataset) throws {
+        let m = config.model
+        let shape = try GPTShape(config: config, vocabulary: dataset.tokenizer.count)
+        sequences = config.data.microBatchSize
+        time = config.data.blockSize
+        dropout = Float(m.dropout)
+        evaluationBatchCount = config.eval.batches
+        seed = UInt64(config.seed)
+        self.dataset = dataset
+        model = GPTModel(shape: shape, limits: ActivationLimits(batch: sequences, time: time))
+        inputs = alignedAllocate(Int32.self, count: sequences * time)
+        targets = alignedAllocate(Int32.self, count: sequences * time)
+    }
+
+    deinit {
+        inputs.deallocate()
+        targets.deallocate()
+    }
+
+    public func initialize(seed: UInt64) { model.initialize(seed: seed) }
+
+    public var dataIdentity: String { dataset.identity }
+
+    public func evaluationBatches(_ split: TokenDataset.Split) -> Int { evaluationBatchCount }
+
+    public func checkTokenizer(against group: HDF5Group, checkpoint: String) throws {
+        let stored = try Tokenizers.read(from: group)
+        guard stored.matches(tokenizer) else {
+            throw TrainerError("\(dataset.path): its tokenizer (\(tokenizer.kind), \(tokenizer.count) tokens) differs from the checkpoint's (\(stored.kind), \(stored.count) tokens)")
+        }
+    }
+
+    public var tokensPerMicroBatch: Int { sequences * time }
+
+    public var flopsPerMicroBatch: Double {
+        model.shape.flopsPerToken(parameterCount: parameters.count, sequenceLength: time) * Double(tokensPerMicroBatch)
+    }
+
+    public func trainMicroBatch(step: Int, index: Int, parallelism: Parallelism,
+                                gradientsReady: ((Range<Int>) -> Void)?) throws -> CrossEntropy.Total {
+        let stream = RandomStream(seed: seed, StreamNames.data, UInt32(index), UInt32(truncatingIfNeeded: step))
+        try dataset.sample(.train, sequences: sequences, length: time, stream: stream, inputs: inputs, targets: targets)
+        let context = dropout > 0 ? DropoutContext(seed: seed, step: step, microBatch: index, probability: dropout) : nil
+        let total = model.forward(tokens: inputs, targets: targets, batch: sequences, time: time, dropout: context,
+                                  parallelism: parallelism)!
+        model.backward(lossScale: 1, gradientsReady: gradientsReady)
+        return total
+    }
+
+    public func evaluateMicroBatch(split: TokenDataset.Split, index: Int, parallelism: Parallelism) throws -> CrossEntropy.Total {
+        let splitIndex: UInt32 = split == .train ? 0 : 1
+        let stream = RandomStream(seed: seed, StreamNames.evaluation, splitIndex, UInt32(index))
+        try dataset.sample(split, sequences: sequences, length: time, stream: stream, inputs: inputs, targets: targets)
+        return model.forward(tokens: inputs, targets: targets, batch: sequences, time: time, parallelism: parallelism)!
+    }
+}
