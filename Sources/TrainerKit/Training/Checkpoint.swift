@@ -135,3 +135,23 @@ public struct Checkpoint {
         }
     }
 }
+
+extension Checkpoint {
+    /// Before `path` is replaced by a newer checkpoint: keeps the current one as
+    /// `ckpt-<its step>.h5` next to it and deletes the oldest of those beyond `keep − 1`
+    /// (`checkpoint.keep`; 1 keeps none). Nothing to do when `path` already holds `step`.
+    static func archivePrevious(of path: String, beforeWritingStep step: Int, keep: Int) throws {
+        guard keep > 1, FileManager.default.fileExists(atPath: path),
+              let previous = try? Reader(path: path).header.step, previous != step else { return }
+        let folder = (path as NSString).deletingLastPathComponent
+        let archived = folder + "/ckpt-\(previous).h5"
+        _ = try? FileManager.default.removeItem(atPath: archived)
+        try FileManager.default.copyItem(atPath: path, toPath: archived)
+        let old = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+            .compactMap { name -> Int? in
+                guard name.hasPrefix("ckpt-"), name.hasSuffix(".h5") else { return nil }
+                return Int(name.dropFirst(5).dropLast(3))
+            }.sorted()
+        for stale in old.dropLast(keep - 1) { try? FileManager.default.removeItem(atPath: folder + "/ckpt-\(stale).h5") }
+    }
+}

@@ -12,7 +12,7 @@ import Foundation
 /// single value exceeds `limit = 2^63 / micro-batches / 256` (256× headroom, and the sum of all
 /// micro-batches cannot overflow). That keeps about 48 bits below each tensor's largest value,
 /// far more than float32's 24. A value beyond the limit is detected (never silent): the step is
-/// recomputed with exponents from the observed maxima (`needsRetry`).
+/// recomputed with exponents from the observed maxima (`StepGradients` does that).
 public final class GradientSum: @unchecked Sendable {
     let entries: [ParameterStore.Entry]
     /// Int64 sums, the parameters' layout.
@@ -59,19 +59,18 @@ public final class GradientSum: @unchecked Sendable {
         }
     }
 
-    /// Clears the sums and the per-step statistics.
-    /// Whether the sums are known to be zero (they start so, and `write` leaves them so).
-    private var sumsAreZero = true
-
-    public func reset(parallelism: Parallelism) {
-        if !sumsAreZero {
-            parallelism.forEachPiece(count: count) { _, range in
-                (sums + range.lowerBound).update(repeating: 0, count: range.count)
-            }
-        }
-        sumsAreZero = true
+    /// Starts a step's statistics (largest magnitudes, overflow). The sums are zero between steps:
+    /// `write` clears them as it reads them.
+    public func beginStep() {
         maxima = [Float](repeating: 0, count: entries.count)
         overflowed = false
+    }
+
+    /// Zeroes the sums (to recompute a step whose sums overflowed).
+    public func clear(parallelism: Parallelism) {
+        parallelism.forEachPiece(count: count) { _, range in
+            (sums + range.lowerBound).update(repeating: 0, count: range.count)
+        }
     }
 
     /// Adds one micro-batch's float gradients into the integer sums, and zeroes `gradients` for the
@@ -84,7 +83,6 @@ public final class GradientSum: @unchecked Sendable {
     /// leaves the float gradients as they are (after a step's last micro-batch, whose gradients
     /// `write` overwrites anyway: one memory pass less).
     public func add(_ gradients: FloatBuffer, entries range: Range<Int>, clear: Bool = true, parallelism: Parallelism) {
-        sumsAreZero = false
         let limit = self.limit
         for t in range {
             let entry = entries[t]
@@ -128,6 +126,5 @@ public final class GradientSum: @unchecked Sendable {
                 }
             }
         }
-        sumsAreZero = true
     }
 }

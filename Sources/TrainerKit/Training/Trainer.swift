@@ -18,13 +18,10 @@ public final class Trainer {
     let task: TrainingTask
     let parallelism: Parallelism
     let optimizer: AdamW
-    let reducer: GradientReducer
-    var gradientSum: GradientSum { reducer.sum }
+    /// The step's gradient: micro-batch sums, exact all-reduce, mean, clipping.
+    let gradients: StepGradients
     /// Seconds of the last step spent in the gradient all-reduce (MPI calls).
-    public private(set) var lastCommunicationSeconds = 0.0
-    /// Keep the last step's (clipped) gradient in `parameters.gradients` after the update instead of
-    /// clearing it there (tests inspect it; training saves a memory pass by clearing).
-    public var keepsGradients = false
+    public var lastCommunicationSeconds: Double { gradients.communicationSeconds }
     /// Input tokens and model FLOPs of the last step, over all ranks.
     public private(set) var lastStepTokens = 0.0, lastStepFLOPs = 0.0
     let schedule: LearningRateSchedule
@@ -34,6 +31,8 @@ public final class Trainer {
     /// Prints a line (rank 0 only).
     let log: (String) -> Void
     let configText: String
+    /// run_dir/metrics.jsonl (rank 0 writes it).
+    let metricsLog: MetricsLog
 
     /// Micro-batches per step over all ranks, and this rank's share.
     let microBatches: Int
@@ -58,9 +57,9 @@ public final class Trainer {
         let o = config.optimizer
         optimizer = AdamW(parameterCount: task.parameters.count, beta1: Float(o.beta1), beta2: Float(o.beta2),
                           epsilon: Float(o.eps), weightDecay: Float(o.weightDecay))
-        reducer = GradientReducer(store: task.parameters, communicator: communicator,
-                                  mode: config.reduction == .exact ? .exact : .float, microBatchesPerStep: microBatches,
-                                  overlap: config.overlapReduction)
+        gradients = StepGradients(parameters: task.parameters, communicator: communicator, mode: config.reduction,
+                                  microBatchesPerStep: microBatches, overlap: config.overlapReduction, log: self.log)
+        metricsLog = MetricsLog(path: config.runDirectory + "/metrics.jsonl")
         schedule = LearningRateSchedule(peak: o.lr, minimum: config.schedule.minLR, warmup: config.schedule.warmup,
                                         decaySteps: config.schedule.resolvedDecaySteps)
         configText = try ConfigLoader.yaml(config)
@@ -70,7 +69,9 @@ public final class Trainer {
             try restore()
         } else {
             task.initialize(seed: UInt64(config.seed))
-            try calibrateExponents()
+            try gradients.calibrate(parallelism: parallelism) {
+                _ = try task.trainMicroBatch(step: step, index: 0, parallelism: parallelism)
+            }
         }
         // Every rank starts from rank 0's parameters (identical anyway: same seed or checkpoint).
         try communicator.broadcast(task.parameters.values.bufferPointer)
@@ -89,30 +90,11 @@ public final class Trainer {
         try task.checkTokenizer(against: reader.file.group("tokenizer"), checkpoint: checkpointPath)
         try reader.loadParameters(into: task.parameters)
         try reader.loadOptimizer(into: optimizer, entries: task.parameters.entries)
-        gradientSum.exponents = try reader.exponents(entries: task.parameters.entries)
+        gradients.exponents = try reader.exponents(entries: task.parameters.entries)
         metrics = try reader.metrics()
         step = reader.header.step
         tokensSeen = reader.header.tokensSeen
         log("resumed from \(checkpointPath) at step \(step)")
-    }
-
-    /// Chooses the first step's gradient exponents from micro-batch 0 of that step, which every
-    /// rank computes (the same data on every rank, so the same exponents for any number of ranks).
-    func calibrateExponents() throws {
-        task.parameters.gradients.zero()
-        _ = try task.trainMicroBatch(step: step, index: 0, parallelism: parallelism)
-        var maxima = maximumMagnitudes(task.parameters)
-        try maxima.withUnsafeMutableBufferPointer { try communicator.allreduceMax($0) }
-        gradientSum.chooseExponents(from: maxima.map { Float($0) })
-        task.parameters.gradients.zero()
-    }
-
-    func maximumMagnitudes(_ store: ParameterStore) -> [Double] {
-        store.entries.map { entry in
-            var largest: Float = 0
-            for i in 0 ..< entry.count { largest = max(largest, abs(store.gradients[entry.offset + i])) }
-            return Double(largest)
-        }
     }
 
     /// Sums per-slot values over ranks exactly: each rank fills its own slots, others are zero, and
@@ -135,79 +117,43 @@ public final class Trainer {
         return try exactTotal(sums) / exactTotal(counts)
     }
 
-    /// One optimizer step; returns (mean loss, gradient norm before clipping).
+    /// One optimizer step (nanoGPT's loop body): this rank's micro-batches forward and backward,
+    /// the exact gradient sum over ranks, the mean, clipping, the AdamW update. Returns the mean
+    /// loss and the gradient norm before clipping.
     public func trainStep(lr: Double) throws -> (loss: Double, gradientNorm: Double) {
+        let (loss, norm) = try computeGradient()
+        gradients.update(optimizer, lr: lr)
+        return (loss, norm)
+    }
+
+    /// `trainStep` without the update: leaves the step's mean, clipped gradient in
+    /// `task.parameters.gradients` (the next step starts by clearing it).
+    public func computeGradient() throws -> (loss: Double, gradientNorm: Double) {
+        // Per global micro-batch slots, filled by the rank that runs it and summed exactly.
         var lossSums = [Double](repeating: 0, count: microBatches), tokenCounts = [Double](repeating: 0, count: microBatches)
         var inputTokens = [Double](repeating: 0, count: microBatches), flops = [Double](repeating: 0, count: microBatches)
-        var maxima: [Float] = []
-        let mine = myMicroBatches
-        for attempt in 0 ..< 3 {
-            reducer.beginStep(parallelism: parallelism)
-            for index in mine {
-                if let failure = FaultInjection.failure(rank: communicator.rank, step: step) { throw failure }
-                // The last local micro-batch reports finished tensors so their buckets start early.
-                let report = reducer.overlap && index == mine.upperBound - 1
-                let total = try task.trainMicroBatch(step: step, index: index, parallelism: parallelism,
-                                                     gradientsReady: report ? reducer.gradientsReady : nil)
-                lossSums[index] = total.sum
-                tokenCounts[index] = Double(total.count)
-                inputTokens[index] = Double(task.lastMicroBatchTokens)
-                flops[index] = task.lastMicroBatchFLOPs
-                reducer.microBatchDone(reportedWhileRunning: report, last: index == mine.upperBound - 1)
-            }
-            let (stepMaxima, overflowed) = try reducer.finish()
-            maxima = stepMaxima
-            if !overflowed { break }
-            guard maxima.allSatisfy({ $0.isFinite }) else {
-                throw TrainerError("step \(step): the gradient is not finite (NaN or infinity); lower optimizer.lr or check the data")
-            }
-            log("step \(step): a gradient exceeded its fixed-point range; recomputing the step with wider exponents (attempt \(attempt + 2))")
-            gradientSum.chooseExponents(from: maxima)
+        try gradients.accumulate(step: step, microBatches: myMicroBatches, parallelism: parallelism) { index, gradientsReady in
+            if let failure = FaultInjection.failure(rank: communicator.rank, step: step) { throw failure }
+            let total = try task.trainMicroBatch(step: step, index: index, parallelism: parallelism,
+                                                 gradientsReady: gradientsReady)
+            lossSums[index] = total.sum
+            tokenCounts[index] = Double(total.count)
+            inputTokens[index] = Double(task.lastMicroBatchTokens)
+            flops[index] = task.lastMicroBatchFLOPs
         }
-        lastCommunicationSeconds = reducer.communicationSeconds
         lastStepTokens = try exactTotal(inputTokens)
         lastStepFLOPs = try exactTotal(flops)
         let tokens = try exactTotal(tokenCounts)
         let loss = try exactTotal(lossSums) / tokens
-        // Convert with this step's exponents, then choose the next step's from this step's maxima.
-        reducer.writeMean(scale: 1 / tokens)
-        if reducer.mode == .exact { gradientSum.chooseExponents(from: maxima) }
-        // Global gradient norm (identical on every rank: same gradients, fixed summation order).
-        let g = task.parameters.gradients
-        let norm = Reductions.sumOfSquares(g.readPointer, count: g.count, parallelism: parallelism).squareRoot()
-        // PyTorch's clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
-        let clip = config.optimizer.gradClip
-        if clip > 0 && clip / (norm + 1e-6) < 1 {
-            let factor = Float(clip / (norm + 1e-6))
-            parallelism.forEachPiece(count: g.count) { _, range in
-                for i in range { g[i] *= factor }
-            }
-        }
-        optimizer.update(task.parameters, lr: Float(lr), parallelism: parallelism, clearGradients: !keepsGradients)
-        reducer.gradientsAreZero = !keepsGradients
+        let norm = gradients.finish(tokens: tokens)
+        gradients.clip(maxNorm: config.optimizer.gradClip, norm: norm)
         tokensSeen += Int(tokens)
         return (loss, norm)
     }
 
     /// Appends one JSON object to run_dir/metrics.jsonl (rank 0).
     func appendMetrics(_ fields: [(String, Any)]) {
-        guard communicator.isRoot else { return }
-        let body = fields.map { key, value -> String in
-            switch value {
-            case let d as Double: return "\"\(key)\": \(d.isFinite ? String(d) : "null")"
-            case let i as Int: return "\"\(key)\": \(i)"
-            default: return "\"\(key)\": \"\(value)\""
-            }
-        }.joined(separator: ", ")
-        let line = "{" + body + "}\n"
-        let path = config.runDirectory + "/metrics.jsonl"
-        if let handle = FileHandle(forWritingAtPath: path) {
-            handle.seekToEndOfFile()
-            handle.write(Data(line.utf8))
-            try? handle.close()
-        } else {
-            _ = FileManager.default.createFile(atPath: path, contents: Data(line.utf8))
-        }
+        if communicator.isRoot { metricsLog.append(fields) }
     }
 
     /// Evaluates both splits (and the task's extra metrics), logs and records them.
@@ -229,24 +175,11 @@ public final class Trainer {
     /// Writes run_dir/ckpt.h5 (rank 0), keeping up to `checkpoint.keep` older ones as ckpt-<step>.h5.
     func saveCheckpoint() throws {
         guard communicator.isRoot else { return }
-        let keep = config.checkpoint.keep
-        let folder = config.runDirectory
-        if keep > 1, FileManager.default.fileExists(atPath: checkpointPath),
-           let previous = try? Checkpoint.Reader(path: checkpointPath).header.step, previous != step {
-            let archived = folder + "/ckpt-\(previous).h5"
-            _ = try? FileManager.default.removeItem(atPath: archived)
-            try FileManager.default.copyItem(atPath: checkpointPath, toPath: archived)
-            let old = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
-                .compactMap { name -> Int? in
-                    guard name.hasPrefix("ckpt-"), name.hasSuffix(".h5") else { return nil }
-                    return Int(name.dropFirst(5).dropLast(3))
-                }.sorted()
-            for stale in old.dropLast(keep - 1) { try? FileManager.default.removeItem(atPath: folder + "/ckpt-\(stale).h5") }
-        }
+        try Checkpoint.archivePrevious(of: checkpointPath, beforeWritingStep: step, keep: config.checkpoint.keep)
         let header = Checkpoint.Header(modelKind: task.modelKind, step: step, tokensSeen: tokensSeen, seed: config.seed,
                                        config: configText)
         try Checkpoint.write(to: checkpointPath, header: header, parameters: task.parameters, optimizer: optimizer,
-                             writeTokenizer: task.writeTokenizer, metrics: metrics, exponents: gradientSum.exponents,
+                             writeTokenizer: task.writeTokenizer, metrics: metrics, exponents: gradients.exponents,
                              extraState: ["dataset": config.data.dataset])
         log("step \(step): wrote \(checkpointPath)")
     }

@@ -61,13 +61,15 @@ final class GradientSumTests: XCTestCase {
         XCTAssertEqual(Double(sum.maxima[1]), Double((35 ..< 38).map { abs(microBatch(0, store)[$0]) }.max()!))
         // With exponents from the observed maxima, the same data fits.
         sum.chooseExponents(from: sum.maxima)
-        sum.reset(parallelism: .serial)
+        sum.clear(parallelism: .serial)
+        sum.beginStep()
         sum.add(microBatch(0, store), parallelism: .serial)
         XCTAssertFalse(sum.overflowed)
         // A NaN gradient can never be represented: it is reported, not summed silently.
         let bad = microBatch(1, store)
         bad[3] = .nan
-        sum.reset(parallelism: .serial)
+        sum.clear(parallelism: .serial)
+        sum.beginStep()
         sum.add(bad, parallelism: .serial)
         XCTAssertTrue(sum.overflowed)
     }
