@@ -44,9 +44,7 @@ public enum StepBench {
         config.data.dataset = path
         config.runDirectory = folder + "/run"
         config.eval.interval = 0
-        let task: TrainingTask = config.model.kind == .gpt
-            ? try GPTTask(config: config, dataset: TokenDataset(path: path))
-            : try Seq2SeqTask(config: config, dataset: ParallelDataset(path: path))
+        let task = try TaskFactory.make(config: config)
         let trainer = try Trainer(config: config, task: task, communicator: communicator, threads: threads, resume: false,
                                   log: { _ in })
         let machine = MachinePeak.measure(threads: threads), peak = machine.flops

@@ -30,24 +30,8 @@ public enum Commands {
         let summary = try trainer.run()
         log(String(format: "done: %d steps in %.1f s, val loss %.4f, checkpoint %@", summary.steps, summary.seconds,
                    summary.finalValidationLoss ?? .nan, summary.checkpoint))
-        if world.isRoot && sampleTokens > 0, let gpt = task as? GPTTask {
-            let sampler = GPTModel(shape: gpt.model.shape, limits: ActivationLimits(batch: 1, time: gpt.model.shape.positions),
-                                   parameters: gpt.parameters)
-            let tokens = Sampler.generate(model: sampler, prompt: gpt.tokenizer.encode("\n"),
-                                          options: SamplingOptions(tokens: sampleTokens), parallelism: Parallelism(threads: threads))
-            log("sample:\n" + gpt.tokenizer.decode(tokens))
-        }
-        if world.isRoot, let translation = task as? Seq2SeqTask {
-            // A few validation sentences with their translations.
-            let dataset = translation.dataset
-            let count = min(5, dataset.counts[.val]!)
-            let sources = try dataset.texts(.val, .source).prefix(count), references = try dataset.texts(.val, .target).prefix(count)
-            let translator = Translator(shape: translation.model.shape, parameters: translation.parameters,
-                                        sourceTokenizer: dataset.sourceTokenizer, targetTokenizer: dataset.targetTokenizer,
-                                        batch: 8, parallelism: Parallelism(threads: threads))
-            for (source, (output, reference)) in zip(sources, zip(translator.translate(Array(sources)), references)) {
-                log("  \(source)\n  → \(output)\n    (reference: \(reference))")
-            }
+        if world.isRoot, let text = try task.demonstration(length: sampleTokens, parallelism: Parallelism(threads: threads)) {
+            log(text)
         }
     }
 
@@ -63,15 +47,7 @@ public enum Commands {
 
     /// `trainer sample`: generation from a GPT checkpoint, streamed to standard output.
     public static func sample(checkpoint path: String, prompt: String, options: SamplingOptions, threads: Int) throws {
-        let reader = try Checkpoint.Reader(path: path)
-        guard reader.header.modelKind == "gpt" else {
-            throw TrainerError("\(path): a '\(reader.header.modelKind)' checkpoint; sample needs a gpt one (use translate)")
-        }
-        let config = try ConfigLoader.load(text: reader.header.config, source: path + " (stored config)")
-        let tokenizer = try reader.tokenizer()
-        let shape = try GPTShape(config: config, vocabulary: tokenizer.count)
-        let model = GPTModel(shape: shape, limits: ActivationLimits(batch: 1, time: shape.positions))
-        try reader.loadParameters(into: model.parameters)
+        let (model, tokenizer) = try TrainedModel(checkpoint: path).gpt(for: "sample")
         var ids = tokenizer.encode(prompt)
         if ids.count < prompt.unicodeScalars.count {
             throw TrainerError("sample: the prompt has characters outside the checkpoint's vocabulary")

@@ -57,11 +57,9 @@ public enum Inspect {
 
     /// "tokenizer: char, 78 tokens", or for translation "tokenizers: word, 130 source + 160 target tokens".
     static func describeTokenizers(_ group: HDF5Group) throws -> String {
-        if group.exists("source") || (try? group.stringAttribute("shared")) == "true" {
-            let (source, target) = try Seq2SeqTask.readTokenizers(group)
-            let shared = (try? group.stringAttribute("shared")) == "true"
-            return shared ? "tokenizer: \(source.kind), \(source.count) tokens shared by source and target"
-                          : "tokenizers: \(source.kind), \(source.count) source + \(target.count) target tokens"
+        if TokenizerPair.isPair(group) {
+            let pair = try TokenizerPair(from: group)
+            return (pair.shared ? "tokenizer: " : "tokenizers: ") + pair.summary
         }
         let tokenizer = try Tokenizers.read(from: group)
         return "tokenizer: \(tokenizer.kind), \(tokenizer.count) tokens"

@@ -16,7 +16,7 @@ extension Commands {
                 log(Prepare.describe(report))
             }
             try world.barrier()
-            return try GPTTask(config: config, dataset: TokenDataset(path: config.data.dataset))
+            return try TaskFactory.make(config: config)
         case .seq2seq:
             if world.isRoot && !exists {
                 var inputs = config.data.corpus.split(separator: ",").map(String.init)
@@ -32,12 +32,12 @@ extension Commands {
                 defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
                 log("preparing \(config.data.dataset) from \(temporary == nil ? inputs.joined(separator: ", ") : "the built-in English → Italian toy corpus")")
                 var options = ParallelPrepareOptions()
-                options.maximumLength = config.resolvedPositions
+                options.maximumLength = config.resolvedModel.positions
                 let report = try ParallelPrepare.prepare(inputs: inputs, output: config.data.dataset, options: options)
                 log(report.description)
             }
             try world.barrier()
-            return try Seq2SeqTask(config: config, dataset: ParallelDataset(path: config.data.dataset))
+            return try TaskFactory.make(config: config)
         }
     }
 
@@ -52,24 +52,10 @@ extension Commands {
         say("wrote \(pairs) English<TAB>Italian pairs to \(output)")
     }
 
-    /// A translator loaded from a seq2seq checkpoint.
-    static func loadTranslator(checkpoint path: String, batch: Int, threads: Int) throws -> (Translator, Seq2SeqShape) {
-        let reader = try Checkpoint.Reader(path: path)
-        guard reader.header.modelKind == "seq2seq" else {
-            throw TrainerError("\(path): a '\(reader.header.modelKind)' checkpoint; translate needs a seq2seq one (use sample)")
-        }
-        let config = try ConfigLoader.load(text: reader.header.config, source: path + " (stored config)")
-        let (source, target) = try Seq2SeqTask.readTokenizers(reader.file.group("tokenizer"))
-        let shape = try Seq2SeqShape(config: config, sourceVocabulary: source.count, targetVocabulary: target.count)
-        let store = shape.layout().makeStore()
-        try reader.loadParameters(into: store)
-        return (Translator(shape: shape, parameters: store, sourceTokenizer: source, targetTokenizer: target, batch: batch,
-                           parallelism: Parallelism(threads: threads)), shape)
-    }
-
     /// `trainer translate`: sentences from the arguments, or one per standard-input line.
     public static func translate(checkpoint: String, sentences: [String], beam: Int, lengthPenalty: Double, threads: Int) throws {
-        let (translator, _) = try loadTranslator(checkpoint: checkpoint, batch: 16 * max(1, beam), threads: threads)
+        let translator = try TrainedModel(checkpoint: checkpoint).translator(batch: 16 * max(1, beam), threads: threads,
+                                                                             for: "translate")
         if !sentences.isEmpty {
             for output in translator.translate(sentences, beam: beam, lengthPenalty: lengthPenalty) { say(output) }
             return
@@ -82,7 +68,7 @@ extension Commands {
     /// `trainer attention`: translates one sentence greedily, runs the model once more on the
     /// sentence and its translation, and writes every attention map as an HTML page.
     public static func attention(checkpoint: String, sentence: String, output: String, threads: Int) throws {
-        let (translator, shape) = try loadTranslator(checkpoint: checkpoint, batch: 1, threads: threads)
+        let translator = try TrainedModel(checkpoint: checkpoint).translator(batch: 1, threads: threads, for: "attention")
         let sourceIDs = translator.sourceSequence(translator.sourceTokenizer.encode(sentence))
         let translation = translator.translate(ids: [translator.sourceTokenizer.encode(sentence)])[0]
         let specials = translator.targetTokenizer.specials!
@@ -96,9 +82,9 @@ extension Commands {
         let sourceTokens = sourceIDs.map { translator.sourceTokenizer.vocabulary[Int($0)] }
         let targetTokens = targetIDs.map { translator.targetTokenizer.vocabulary[Int($0)] }
         func maps(_ buffer: (Int) -> FloatBuffer, rows: Int, columns: Int) -> [[[Float]]] {
-            (0 ..< shape.layers).map { layer in
+            (0 ..< model.config.layers).map { layer in
                 let probabilities = buffer(layer)
-                return (0 ..< shape.heads).map { head in
+                return (0 ..< model.config.heads).map { head in
                     Array(UnsafeBufferPointer(start: probabilities.pointer + head * rows * columns, count: rows * columns))
                 }
             }
@@ -122,21 +108,19 @@ extension Commands {
     /// `trainer eval`: the validation loss and perplexity of a checkpoint on its dataset (or
     /// another with the same tokenizer); for translation also BLEU, chrF, CER and WER.
     public static func evaluate(checkpoint path: String, dataset: String?, beam: Int?, threads: Int) throws {
-        let reader = try Checkpoint.Reader(path: path)
+        let checkpoint = try TrainedModel(checkpoint: path)
         var overrides: [String] = []
         if let dataset { overrides.append("data.dataset=\(dataset)") }
         if let beam { overrides.append("eval.beam=\(beam)") }
-        var config = try ConfigLoader.load(text: reader.header.config, source: path + " (stored config)", overrides: overrides)
+        var config = try ConfigLoader.load(text: checkpoint.reader.header.config, source: path + " (stored config)",
+                                           overrides: overrides)
         config.threads = threads
         guard FileManager.default.fileExists(atPath: config.data.dataset) else {
             throw TrainerError("eval: \(config.data.dataset): no such file (the checkpoint's dataset; pass --dataset)")
         }
         let world = Communicator.world
-        let task: TrainingTask = config.model.kind == .gpt
-            ? try GPTTask(config: config, dataset: TokenDataset(path: config.data.dataset))
-            : try Seq2SeqTask(config: config, dataset: ParallelDataset(path: config.data.dataset))
-        try task.checkTokenizer(against: reader.file.group("tokenizer"), checkpoint: path)
-        try reader.loadParameters(into: task.parameters)
+        let task = try TaskFactory.make(config: config)
+        try checkpoint.load(into: task)
         let parallelism = Parallelism(threads: threads)
         var sum = 0.0, count = 0
         for index in 0 ..< task.evaluationBatches(.val) {
@@ -145,9 +129,9 @@ extension Commands {
             count += total.count
         }
         let loss = sum / Double(max(count, 1))
-        var line = String(format: "%@ at step %d on %@ (validation): loss %.4f, perplexity %.2f", path, reader.header.step,
+        var line = String(format: "%@ at step %d on %@ (validation): loss %.4f, perplexity %.2f", path, checkpoint.reader.header.step,
                           config.data.dataset, loss, exp(loss))
-        for (name, value) in try task.extraEvaluation(step: reader.header.step, communicator: world, parallelism: parallelism) {
+        for (name, value) in try task.extraEvaluation(step: checkpoint.reader.header.step, communicator: world, parallelism: parallelism) {
             line += String(format: ", %@ %.2f", name, name == "cer" || name == "wer" ? value * 100 : value)
             if name == "cer" || name == "wer" { line += "%" }
         }

@@ -12,13 +12,6 @@ public struct CheckpointConfig: Codable, Sendable, Equatable {
     /// The default checkpoint settings.
     public init() {}
 
-    /// Decodes the keys present and keeps the defaults for the others.
-    public init(from decoder: any Decoder) throws {
-        self.init()
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        interval = try container.decodeIfPresent(Int.self, forKey: .interval) ?? interval
-        keep = try container.decodeIfPresent(Int.self, forKey: .keep) ?? keep
-    }
 }
 
 // MARK: - Validation

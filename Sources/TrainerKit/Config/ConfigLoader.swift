@@ -54,6 +54,8 @@ public enum ConfigLoader {
             overrideOf[keyPath.joined(separator: ".")] = override
         }
 
+        // Every key the text does not give takes its default (the structs' property initialisers).
+        root = filled(root, from: try defaults())
         let config: RunConfig
         do {
             config = try YAMLDecoder().decode(RunConfig.self, from: .mapping(root))
@@ -84,6 +86,30 @@ public enum ConfigLoader {
         let json = String(decoding: jsonData, as: UTF8.self)
         guard case .mapping(let root)? = try Yams.compose(yaml: json) else { return json }
         return try Yams.serialize(node: .mapping(blockMapping(root, schema: RunConfig.schema)))
+    }
+}
+
+// MARK: - Defaults
+
+extension ConfigLoader {
+    /// `RunConfig()` as a YAML tree: the one place the defaults come from.
+    static func defaults() throws -> Node.Mapping {
+        try parse(yaml(RunConfig()), source: "(defaults)")
+    }
+
+    /// `mapping` with the keys it lacks (or leaves empty, `model:`) taken from `defaults`, at any depth.
+    static func filled(_ mapping: Node.Mapping, from defaults: Node.Mapping) -> Node.Mapping {
+        var result = mapping
+        for (key, fallback) in defaults {
+            guard let given = mapping.first(where: { $0.key == key })?.value, given.null == nil else {
+                result[key] = fallback
+                continue
+            }
+            if case .mapping(let inner) = given, case .mapping(let innerDefaults) = fallback {
+                result[key] = .mapping(filled(inner, from: innerDefaults))
+            }
+        }
+        return result
     }
 }
 

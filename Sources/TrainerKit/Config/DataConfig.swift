@@ -22,17 +22,6 @@ public struct DataConfig: Codable, Sendable, Equatable {
     /// The default data settings.
     public init() {}
 
-    /// Decodes the keys present and keeps the defaults for the others.
-    public init(from decoder: any Decoder) throws {
-        self.init()
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        dataset = try container.decodeIfPresent(String.self, forKey: .dataset) ?? dataset
-        corpus = try container.decodeIfPresent(String.self, forKey: .corpus) ?? corpus
-        batchSize = try container.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
-        microBatchSize = try container.decodeIfPresent(Int.self, forKey: .microBatchSize) ?? microBatchSize
-        blockSize = try container.decodeIfPresent(Int.self, forKey: .blockSize) ?? blockSize
-    }
-
     /// Forward/backward passes per optimizer step, over all ranks: `batch_size / micro_batch_size`.
     public var microBatchesPerStep: Int { batchSize / microBatchSize }
 }

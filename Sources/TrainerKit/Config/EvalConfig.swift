@@ -18,13 +18,4 @@ public struct EvalConfig: Codable, Sendable, Equatable {
     /// The default evaluation settings.
     public init() {}
 
-    /// Decodes the keys present and keeps the defaults for the others.
-    public init(from decoder: any Decoder) throws {
-        self.init()
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        interval = try container.decodeIfPresent(Int.self, forKey: .interval) ?? interval
-        batches = try container.decodeIfPresent(Int.self, forKey: .batches) ?? batches
-        beam = try container.decodeIfPresent(Int.self, forKey: .beam) ?? beam
-        lengthPenalty = try container.decodeIfPresent(Double.self, forKey: .lengthPenalty) ?? lengthPenalty
-    }
 }

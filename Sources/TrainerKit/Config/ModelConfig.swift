@@ -26,7 +26,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     /// Dropout probability, in [0, 1).
     public var dropout = 0.0
     /// The MLP's nonlinearity: `gelu` (exact), `gelu_tanh` (GPT-2's approximation) or `relu`.
-    public var activation = "gelu"
+    public var activation = Activation.gelu
     /// GPT: the LM head shares the token embedding's weights (nanoGPT's weight tying).
     public var tieEmbeddings = true
     /// The epsilon of every LayerNorm.
@@ -46,23 +46,12 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     /// The default model.
     public init() {}
 
-    /// Decodes the keys present and keeps the defaults for the others.
-    public init(from decoder: any Decoder) throws {
-        self.init()
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        kind = try container.decodeIfPresent(ModelKind.self, forKey: .kind) ?? kind
-        layers = try container.decodeIfPresent(Int.self, forKey: .layers) ?? layers
-        heads = try container.decodeIfPresent(Int.self, forKey: .heads) ?? heads
-        channels = try container.decodeIfPresent(Int.self, forKey: .channels) ?? channels
-        feedForward = try container.decodeIfPresent(Int.self, forKey: .feedForward) ?? feedForward
-        positions = try container.decodeIfPresent(Int.self, forKey: .positions) ?? positions
-        dropout = try container.decodeIfPresent(Double.self, forKey: .dropout) ?? dropout
-        activation = try container.decodeIfPresent(String.self, forKey: .activation) ?? activation
-        tieEmbeddings = try container.decodeIfPresent(Bool.self, forKey: .tieEmbeddings) ?? tieEmbeddings
-        normEpsilon = try container.decodeIfPresent(Double.self, forKey: .normEpsilon) ?? normEpsilon
-        labelSmoothing = try container.decodeIfPresent(Double.self, forKey: .labelSmoothing) ?? labelSmoothing
+    /// The sizes a model is built with: `feed_forward` 0 becomes 4·channels, `positions` 0
+    /// becomes `blockSize` (`data.block_size`).
+    public func resolved(blockSize: Int) -> ModelConfig {
+        var model = self
+        if model.feedForward == 0 { model.feedForward = 4 * channels }
+        if model.positions == 0 { model.positions = blockSize }
+        return model
     }
-
-    /// The MLP's hidden width: `feed_forward`, or 4·channels when that is 0.
-    public var resolvedFeedForward: Int { feedForward == 0 ? 4 * channels : feedForward }
 }

@@ -22,15 +22,4 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
     /// The default optimizer.
     public init() {}
 
-    /// Decodes the keys present and keeps the defaults for the others.
-    public init(from decoder: any Decoder) throws {
-        self.init()
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        lr = try container.decodeIfPresent(Double.self, forKey: .lr) ?? lr
-        beta1 = try container.decodeIfPresent(Double.self, forKey: .beta1) ?? beta1
-        beta2 = try container.decodeIfPresent(Double.self, forKey: .beta2) ?? beta2
-        eps = try container.decodeIfPresent(Double.self, forKey: .eps) ?? eps
-        weightDecay = try container.decodeIfPresent(Double.self, forKey: .weightDecay) ?? weightDecay
-        gradClip = try container.decodeIfPresent(Double.self, forKey: .gradClip) ?? gradClip
-    }
 }

@@ -49,28 +49,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
     /// The default configuration.
     public init() {}
 
-    /// Decodes the keys present and keeps the defaults for the others.
-    public init(from decoder: any Decoder) throws {
-        self.init()
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        model = try container.decodeIfPresent(ModelConfig.self, forKey: .model) ?? model
-        data = try container.decodeIfPresent(DataConfig.self, forKey: .data) ?? data
-        optimizer = try container.decodeIfPresent(OptimizerConfig.self, forKey: .optimizer) ?? optimizer
-        schedule = try container.decodeIfPresent(ScheduleConfig.self, forKey: .schedule) ?? schedule
-        eval = try container.decodeIfPresent(EvalConfig.self, forKey: .eval) ?? eval
-        checkpoint = try container.decodeIfPresent(CheckpointConfig.self, forKey: .checkpoint) ?? checkpoint
-        seed = try container.decodeIfPresent(Int.self, forKey: .seed) ?? seed
-        runDirectory = try container.decodeIfPresent(String.self, forKey: .runDirectory) ?? runDirectory
-        threads = try container.decodeIfPresent(Int.self, forKey: .threads) ?? threads
-        reduction = try container.decodeIfPresent(Reduction.self, forKey: .reduction) ?? reduction
-        overlapReduction = try container.decodeIfPresent(Bool.self, forKey: .overlapReduction) ?? overlapReduction
-        syncCheckInterval = try container.decodeIfPresent(Int.self, forKey: .syncCheckInterval) ?? syncCheckInterval
-        logInterval = try container.decodeIfPresent(Int.self, forKey: .logInterval) ?? logInterval
-        blasKernel = try container.decodeIfPresent(String.self, forKey: .blasKernel) ?? blasKernel
-    }
-
-    /// The longest sequence the model supports: `model.positions`, or `data.block_size` when that is 0.
-    public var resolvedPositions: Int { model.positions == 0 ? data.blockSize : model.positions }
+    /// The model's sizes with the derived ones filled in (`ModelConfig.resolved`).
+    public var resolvedModel: ModelConfig { model.resolved(blockSize: data.blockSize) }
 }
 
 /// How the gradient all-reduce sums over ranks.
@@ -101,9 +81,6 @@ extension RunConfig {
         try require(model.positions >= 0,
                     "model.positions (\(model.positions)) must be positive, or 0 for data.block_size")
         try require((0 ..< 1).contains(model.dropout), "model.dropout (\(model.dropout)) must be in [0, 1)")
-        let activations = FeedForwardSublayerSpec.Activation.allCases.map(\.rawValue)
-        try require(activations.contains(model.activation),
-                    "model.activation ('\(model.activation)') must be one of \(activations.joined(separator: ", "))")
         try require(model.normEpsilon > 0 && model.normEpsilon.isFinite,
                     "model.norm_epsilon (\(model.normEpsilon)) must be positive")
         try require((0 ..< 1).contains(model.labelSmoothing),
@@ -116,7 +93,7 @@ extension RunConfig {
         try require(data.batchSize % data.microBatchSize == 0,
                     "data.batch_size (\(data.batchSize)) is not divisible by data.micro_batch_size (\(data.microBatchSize))")
         try require(data.blockSize > 0, "data.block_size (\(data.blockSize)) must be positive")
-        try require(data.blockSize <= resolvedPositions,
+        try require(data.blockSize <= resolvedModel.positions,
                     "data.block_size (\(data.blockSize)) is larger than model.positions (\(model.positions))")
 
         // optimizer

@@ -19,16 +19,6 @@ public struct ScheduleConfig: Codable, Sendable, Equatable {
     /// The default schedule.
     public init() {}
 
-    /// Decodes the keys present and keeps the defaults for the others.
-    public init(from decoder: any Decoder) throws {
-        self.init()
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        warmup = try container.decodeIfPresent(Int.self, forKey: .warmup) ?? warmup
-        maxSteps = try container.decodeIfPresent(Int.self, forKey: .maxSteps) ?? maxSteps
-        decaySteps = try container.decodeIfPresent(Int.self, forKey: .decaySteps) ?? decaySteps
-        minLR = try container.decodeIfPresent(Double.self, forKey: .minLR) ?? minLR
-    }
-
     /// The step at which the cosine decay ends: `decay_steps`, or `max_steps` when that is 0.
     public var resolvedDecaySteps: Int { decaySteps == 0 ? maxSteps : decaySteps }
 }

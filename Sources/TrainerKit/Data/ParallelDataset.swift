@@ -7,9 +7,10 @@ public final class ParallelDataset: @unchecked Sendable {
     public enum Side: String, Sendable { case source, target }
 
     public let path: String
-    public let sourceTokenizer: Tokenizer
-    public let targetTokenizer: Tokenizer
-    public let shared: Bool
+    /// The source and target tokenizers.
+    public let tokenizers: TokenizerPair
+    public var sourceTokenizer: Tokenizer { tokenizers.source }
+    public var targetTokenizer: Tokenizer { tokenizers.target }
     private let file: HDF5File
     private var offsets: [String: [Int64]] = [:]
     private var tokens: [String: HDF5Dataset] = [:]
@@ -25,16 +26,8 @@ public final class ParallelDataset: @unchecked Sendable {
         }
         let kind = try file.stringAttribute("kind")
         guard kind == "parallel" else { throw TrainerError("\(path): a '\(kind)' dataset, but a translation model needs 'parallel'") }
-        let group = try file.group("tokenizer")
-        shared = (try? group.stringAttribute("shared")) == "true"
-        if shared {
-            sourceTokenizer = try Tokenizers.read(from: group)
-            targetTokenizer = sourceTokenizer
-        } else {
-            sourceTokenizer = try Tokenizers.read(from: group.group("source"))
-            targetTokenizer = try Tokenizers.read(from: group.group("target"))
-        }
-        guard sourceTokenizer.specials != nil, targetTokenizer.specials != nil else {
+        tokenizers = try TokenizerPair(from: file.group("tokenizer"))
+        guard tokenizers.source.specials != nil, tokenizers.target.specials != nil else {
             throw TrainerError("\(path): a translation dataset needs word or bpe tokenizers (with [PAD], [SOS], [EOS])")
         }
         var counts: [TokenDataset.Split: Int] = [:]

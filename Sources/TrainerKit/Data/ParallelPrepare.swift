@@ -142,15 +142,8 @@ public enum ParallelPrepare {
             try file.setAttribute("sources_sha256", try inputs.map(sha256OfFile))
             try file.setAttribute("created_utc", ISO8601DateFormatter().string(from: Date()))
             try file.setAttribute("max_length", Int64(options.maximumLength))
-            let group = try file.createGroup("tokenizer")
-            try group.setAttribute("shared", options.sharedVocabulary ? "true" : "false")
-            if options.sharedVocabulary {
-                try sourceTokenizer.write(to: group)
-            } else {
-                try group.setAttribute("kind", sourceTokenizer.kind)
-                try sourceTokenizer.write(to: group.createGroup("source"))
-                try targetTokenizer.write(to: group.createGroup("target"))
-            }
+            try TokenizerPair(source: sourceTokenizer, target: targetTokenizer, shared: options.sharedVocabulary)
+                .write(to: file.createGroup("tokenizer"))
             for (split, splitPairs) in splits {
                 var sources: [[Int32]] = [], targets: [[Int32]] = [], texts: [(String, String)] = []
                 for (source, target) in splitPairs {

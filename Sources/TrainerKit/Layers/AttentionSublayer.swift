@@ -26,7 +26,7 @@ public struct AttentionSublayerSpec: Sendable {
         layout.addLayerNorm(normName, channels: C)
         let a = attentionName
         layout.addFusedLinears([a + "/query", a + "/key", a + "/value"], inputs: C, outputs: C)
-        layout.addLinear(a + "/output", inputs: C, outputs: C)
+        layout.addLinear(a + "/output", inputs: C, outputs: C, role: .residualWeight)
     }
 }
 

@@ -23,3 +23,20 @@ public struct DropoutContext: Sendable, Equatable {
                      UInt32(truncatingIfNeeded: step))
     }
 }
+
+extension DropoutContext {
+    /// Dropout in place on `count` activations at `site` (the embeddings' dropout).
+    func applyInPlace(_ values: UnsafeMutablePointer<Float>, count: Int, site: Int, parallelism: Parallelism) {
+        Dropout.forward(output: values, input: values, count: count, probability: probability, stream: stream(site: site),
+                        parallelism: parallelism)
+    }
+
+    /// The gradient through `applyInPlace` at `site`, written into `scratch` (zeroed first).
+    func backward(_ gradient: UnsafePointer<Float>, count: Int, site: Int, into scratch: UnsafeMutablePointer<Float>,
+                  parallelism: Parallelism) -> UnsafePointer<Float> {
+        scratch.update(repeating: 0, count: count)
+        Dropout.backward(inputGradient: scratch, outputGradient: gradient, count: count, probability: probability,
+                         stream: stream(site: site), parallelism: parallelism)
+        return UnsafePointer(scratch)
+    }
+}

@@ -1,11 +1,5 @@
 /// Names and sizes of a feed-forward sublayer.
 public struct FeedForwardSublayerSpec: Sendable {
-    /// The nonlinearity between the two Linear layers.
-    public enum Activation: String, Codable, Sendable, CaseIterable {
-        case relu
-        case gelu  // exact (PyTorch nn.GELU())
-        case geluTanh = "gelu_tanh"  // GPT-2's approximation
-    }
     public var prefix: String
     public var norm: String
     public var name: String
@@ -25,7 +19,7 @@ public struct FeedForwardSublayerSpec: Sendable {
     public func declare(in layout: inout ParameterLayout, channels C: Int, hidden: Int) {
         layout.addLayerNorm(normName, channels: C)
         layout.addLinear(networkName + "/linear1", inputs: C, outputs: hidden)
-        layout.addLinear(networkName + "/linear2", inputs: hidden, outputs: C)
+        layout.addLinear(networkName + "/linear2", inputs: hidden, outputs: C, role: .residualWeight)
     }
 }
 

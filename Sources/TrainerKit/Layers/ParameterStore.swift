@@ -11,8 +11,10 @@ public final class ParameterStore: @unchecked Sendable {
         public let shape: [Int]
         /// First element in the flat buffers.
         public let offset: Int
-        /// Whether AdamW applies weight decay to it (matrices yes; biases, norms no).
-        public let decays: Bool
+        /// What the tensor is in its layer: it decides initialisation and weight decay.
+        public let role: ParameterRole
+        /// Whether AdamW applies weight decay to it (matrices and embeddings yes; biases, norms no).
+        public var decays: Bool { role.decays }
         /// Number of elements.
         public var count: Int { shape.reduce(1, *) }
     }
@@ -64,6 +66,32 @@ public final class ParameterStore: @unchecked Sendable {
     public func view(_ name: String) -> ParameterView {
         guard let entry = entry(name) else { preconditionFailure("no parameter named \(name)") }
         return ParameterView(value: values.pointer + entry.offset, gradient: gradients.pointer + entry.offset, count: entry.count)
+    }
+}
+
+/// What a parameter tensor is, declared with it (`ParameterLayout`): models initialise by role,
+/// and AdamW decays matrices and embeddings only.
+public enum ParameterRole: Sendable, Equatable {
+    /// A Linear layer's weight `[out, in]`.
+    case weight
+    /// The weight of a projection that adds into the residual stream (attention output, second
+    /// feed-forward layer): GPT-2 scales their initialisation by 1/√(2·layers).
+    case residualWeight
+    /// A Linear layer's bias.
+    case bias
+    /// A layer norm's scale (initialised to 1).
+    case normWeight
+    /// A layer norm's shift (initialised to 0).
+    case normBias
+    /// An embedding table `[rows, channels]`.
+    case embedding
+
+    /// Whether AdamW applies weight decay (nanoGPT's rule: tensors of two or more dimensions).
+    public var decays: Bool {
+        switch self {
+        case .weight, .residualWeight, .embedding: return true
+        case .bias, .normWeight, .normBias: return false
+        }
     }
 }
 

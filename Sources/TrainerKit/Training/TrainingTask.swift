@@ -34,10 +34,14 @@ public protocol TrainingTask: AnyObject {
     func checkTokenizer(against group: HDF5Group, checkpoint: String) throws
     /// Extra evaluation printed and recorded by the task (e.g. BLEU), given the step.
     func extraEvaluation(step: Int, communicator: Communicator, parallelism: Parallelism) throws -> [(String, Double)]
+    /// What `train` shows at the end (rank 0): a GPT's sample of `length` characters (none for 0),
+    /// a translator's first validation sentences with their translations.
+    func demonstration(length: Int, parallelism: Parallelism) throws -> String?
 }
 
 extension TrainingTask {
     public func extraEvaluation(step: Int, communicator: Communicator, parallelism: Parallelism) throws -> [(String, Double)] { [] }
+    public func demonstration(length: Int, parallelism: Parallelism) throws -> String? { nil }
     public var dataIdentity: String { "" }
     public var lastMicroBatchTokens: Int { tokensPerMicroBatch }
     public var lastMicroBatchFLOPs: Double { flopsPerMicroBatch }

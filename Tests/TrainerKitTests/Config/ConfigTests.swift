@@ -53,9 +53,9 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.model.layers, 4)
         XCTAssertEqual(config.model.heads, 4)
         XCTAssertEqual(config.model.channels, 128)
-        XCTAssertEqual(config.model.resolvedFeedForward, 512)
-        XCTAssertEqual(config.resolvedPositions, 64)
-        XCTAssertEqual(config.model.activation, "gelu")
+        XCTAssertEqual(config.resolvedModel.feedForward, 512)
+        XCTAssertEqual(config.resolvedModel.positions, 64)
+        XCTAssertEqual(config.model.activation, .gelu)
         XCTAssertTrue(config.model.tieEmbeddings)
         XCTAssertEqual(config.model.normEpsilon, 1e-5)
         XCTAssertEqual(config.data.dataset, "data/shakespeare_char.h5")
@@ -103,7 +103,7 @@ final class ConfigTests: XCTestCase {
         expected.schedule.decaySteps = 1500
         expected.runDirectory = "runs/small"
         XCTAssertEqual(config, expected)
-        XCTAssertEqual(config.model.resolvedFeedForward, 100)
+        XCTAssertEqual(config.resolvedModel.feedForward, 100)
         XCTAssertEqual(config.data.microBatchesPerStep, 3)
         XCTAssertEqual(config.schedule.resolvedDecaySteps, 1500)
     }
@@ -127,7 +127,7 @@ final class ConfigTests: XCTestCase {
         config.model.kind = .seq2seq
         config.model.positions = 256
         config.model.dropout = 0.1
-        config.model.activation = "gelu_tanh"
+        config.model.activation = .geluTanh
         config.model.tieEmbeddings = false
         config.model.labelSmoothing = 1.0 / 3.0
         config.data.corpus = "1e-1"  // a string that looks like a number stays a string
@@ -212,6 +212,8 @@ final class ConfigTests: XCTestCase {
                        "--set model.layers=two: model.layers: expected an integer, found 'two'")
         XCTAssertEqual(message { try self.load("", ["model.kind=gtp"]) },
                        "--set model.kind=gtp: model.kind: expected one of gpt, seq2seq, found 'gtp'")
+        XCTAssertEqual(message { try self.load("", ["model.activation=swish"]) },
+                       "--set model.activation=swish: model.activation: expected one of relu, gelu, gelu_tanh, found 'swish'")
     }
 
     // MARK: - File errors
@@ -284,7 +286,6 @@ final class ConfigTests: XCTestCase {
             ("model.positions (-1) must be positive, or 0 for data.block_size", { $0.model.positions = -1 }),
             ("model.dropout (1.0) must be in [0, 1)", { $0.model.dropout = 1 }),
             ("model.dropout (-0.1) must be in [0, 1)", { $0.model.dropout = -0.1 }),
-            ("model.activation ('swish') must be one of relu, gelu, gelu_tanh", { $0.model.activation = "swish" }),
             ("model.norm_epsilon (0.0) must be positive", { $0.model.normEpsilon = 0 }),
             ("model.label_smoothing (1.5) must be in [0, 1)", { $0.model.labelSmoothing = 1.5 }),
             ("data.dataset is empty; give the path of an HDF5 dataset", { $0.data.dataset = "" }),

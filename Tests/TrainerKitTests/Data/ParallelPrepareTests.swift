@@ -30,7 +30,7 @@ final class ParallelPrepareTests: XCTestCase {
         XCTAssertEqual(report.trainPairs + report.validationPairs, 200)
         XCTAssertEqual(report.validationPairs, 20)
         let dataset = try ParallelDataset(path: output)
-        XCTAssertFalse(dataset.shared)
+        XCTAssertFalse(dataset.tokenizers.shared)
         XCTAssertEqual(dataset.counts[.train], report.trainPairs)
         // Every stored pair decodes back to its stored text (modulo the word tokenizer's spacing).
         let sources = try dataset.texts(.val, .source), targets = try dataset.texts(.val, .target)
@@ -60,7 +60,7 @@ final class ParallelPrepareTests: XCTestCase {
         let report = try ParallelPrepare.prepare(inputs: [english, italian], output: output, options: options)
         XCTAssertEqual(report.trainPairs, 270)
         let dataset = try ParallelDataset(path: output)
-        XCTAssertTrue(dataset.shared)
+        XCTAssertTrue(dataset.tokenizers.shared)
         XCTAssertEqual(dataset.sourceTokenizer.kind, "bpe")
         XCTAssertTrue(dataset.sourceTokenizer.matches(dataset.targetTokenizer))
         let texts = try dataset.texts(.train, .target)

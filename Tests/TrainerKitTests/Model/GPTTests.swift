@@ -2,10 +2,10 @@ import XCTest
 import TrainerKit
 
 final class GPTTests: XCTestCase {
-    func makeModel(tied: Bool, dropout: Float = 0, activation: FeedForwardSublayerSpec.Activation = .gelu) -> GPTModel {
-        let shape = GPTShape(vocabulary: 11, positions: 7, channels: 8, heads: 2, layers: 2, feedForward: 16,
-                             activation: activation, dropout: dropout, tieEmbeddings: tied)
-        let model = GPTModel(shape: shape, limits: ActivationLimits(batch: 3, time: 7))
+    func makeModel(tied: Bool, dropout: Float = 0, activation: Activation = .gelu) -> GPTModel {
+        let config = modelConfig(positions: 7, channels: 8, heads: 2, layers: 2, feedForward: 16, activation: activation,
+                                 dropout: Double(dropout), tieEmbeddings: tied)
+        let model = GPTModel(config: config, vocabulary: 11, limits: ActivationLimits(batch: 3, time: 7))
         model.initialize(seed: 3)
         // Larger weights than nanoGPT's 0.02 so that every path carries a visible gradient.
         var random = TestRandom(seed: 9)
@@ -17,7 +17,7 @@ final class GPTTests: XCTestCase {
     /// tensor, through the whole model (embeddings, blocks, final norm, head, cross-entropy).
     func testFiniteDifferencesThroughTheWholeModel() {
         // ReLU's kink needs a small step; the smooth activations take a larger, less noisy one.
-        for (tied, dropout, activation, step) in [(true, Float(0), FeedForwardSublayerSpec.Activation.gelu, Float(1e-2)),
+        for (tied, dropout, activation, step) in [(true, Float(0), Activation.gelu, Float(1e-2)),
                                                   (false, 0.2, .geluTanh, 1e-2), (true, 0, .relu, 1e-3)] {
             let model = makeModel(tied: tied, dropout: dropout, activation: activation)
             let B = 3, T = 6

@@ -26,7 +26,7 @@ final class ReferenceBlockTests: XCTestCase {
         let heads = try group.intAttribute("heads"), FF = try group.intAttribute("feed_forward")
         let epsilon = Float(try group.doubleAttribute("epsilon"))
         let isCross = try group.stringAttribute("causal") == "false"
-        let activation: FeedForwardSublayerSpec.Activation = try group.stringAttribute("activation") == "relu" ? .relu : .geluTanh
+        let activation: Activation = try group.stringAttribute("activation") == "relu" ? .relu : .geluTanh
 
         let attentionSpec = AttentionSublayerSpec(prefix: "block", norm: "norm1", attention: "attention",
                                                   kind: isCross ? .cross : .causal)

@@ -4,9 +4,10 @@ import TrainerKit
 /// The encoder–decoder through finite differences, padding invariance, and decoding.
 final class Seq2SeqTests: XCTestCase {
     func makeModel(dropout: Float = 0, batch: Int = 3, length: Int = 7) -> Seq2SeqModel {
-        let shape = Seq2SeqShape(sourceVocabulary: 9, targetVocabulary: 11, positions: 10, channels: 8, heads: 2, layers: 2,
-                                 feedForward: 16, activation: .geluTanh, dropout: dropout, labelSmoothing: 0.1)
-        let model = Seq2SeqModel(shape: shape, batch: batch, sourceLength: length, targetLength: length)
+        let config = modelConfig(positions: 10, channels: 8, heads: 2, layers: 2, feedForward: 16, activation: .geluTanh,
+                                 dropout: Double(dropout), labelSmoothing: 0.1)
+        let model = Seq2SeqModel(config: config, sourceVocabulary: 9, targetVocabulary: 11, batch: batch, sourceLength: length,
+                                 targetLength: length)
         model.initialize(seed: 5)
         var random = TestRandom(seed: 6)
         for i in 0 ..< model.parameters.count { model.parameters.values[i] += random.uniform(0.2) }
@@ -105,9 +106,9 @@ final class Seq2SeqTests: XCTestCase {
         let words = ["[PAD]", "[SOS]", "[EOS]", "[UNK]", "a", "b", "c", "d", "e", "f", "g"]
         let tokenizer = try! WordTokenizer(vocabulary: words, minimumFrequency: 1)
         XCTAssertEqual(tokenizer.specials, specials)
-        let shape = Seq2SeqShape(sourceVocabulary: 11, targetVocabulary: 11, positions: 8, channels: 32, heads: 4, layers: 1,
-                                 feedForward: 64, activation: .relu, dropout: 0)
-        let model = Seq2SeqModel(shape: shape, batch: 8, sourceLength: 8, targetLength: 8)
+        let config = modelConfig(positions: 8, channels: 32, heads: 4, layers: 1, feedForward: 64, activation: .relu)
+        let model = Seq2SeqModel(config: config, sourceVocabulary: 11, targetVocabulary: 11, batch: 8, sourceLength: 8,
+                                 targetLength: 8)
         model.initialize(seed: 1)
         let optimizer = AdamW(parameterCount: model.parameters.count, beta1: 0.9, beta2: 0.98, epsilon: 1e-9, weightDecay: 0)
         var random = TestRandom(seed: 2)
@@ -142,7 +143,7 @@ final class Seq2SeqTests: XCTestCase {
                 XCTAssertGreaterThan(right - runnerUp, 2, "copy task not learned with a margin: \(input), position \(t)")
             }
         }
-        let translator = Translator(shape: shape, parameters: model.parameters, sourceTokenizer: tokenizer,
+        let translator = Translator(config: config, parameters: model.parameters, sourceTokenizer: tokenizer,
                                     targetTokenizer: tokenizer, batch: 12, parallelism: .serial)
         XCTAssertEqual(translator.translate(ids: inputs, beam: 1), inputs, "greedy decoding of a learned copy task")
         XCTAssertEqual(translator.translate(ids: inputs, beam: 3), inputs, "beam search agrees on a confident model")

@@ -125,3 +125,19 @@ func writeText(_ text: String, _ name: String, in directory: String) throws -> S
     try text.write(toFile: path, atomically: true, encoding: .utf8)
     return path
 }
+
+/// A model's sizes for tests (`ModelConfig` with the derived sizes given).
+func modelConfig(positions: Int, channels: Int, heads: Int, layers: Int, feedForward: Int, activation: Activation = .gelu,
+                 dropout: Double = 0, tieEmbeddings: Bool = true, labelSmoothing: Double = 0) -> ModelConfig {
+    var config = ModelConfig()
+    config.positions = positions
+    config.channels = channels
+    config.heads = heads
+    config.layers = layers
+    config.feedForward = feedForward
+    config.activation = activation
+    config.dropout = dropout
+    config.tieEmbeddings = tieEmbeddings
+    config.labelSmoothing = labelSmoothing
+    return config
+}

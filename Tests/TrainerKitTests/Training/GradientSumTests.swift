@@ -4,8 +4,8 @@ import TrainerKit
 final class GradientSumTests: XCTestCase {
     func makeStore() -> ParameterStore {
         var layout = ParameterLayout()
-        layout.add("a", shape: [5, 7], decays: true)
-        layout.add("b", shape: [3], decays: false)
+        layout.add("a", shape: [5, 7], role: .weight)
+        layout.add("b", shape: [3], role: .bias)
         return layout.makeStore()
     }
 

@@ -23,11 +23,10 @@ final class TrajectoryReferenceTests: XCTestCase {
             sequences = try file.intAttribute("sequences")
             time = try file.intAttribute("positions")
             microBatches = try file.intAttribute("micro_batches")
-            let shape = GPTShape(vocabulary: V, positions: time, channels: try file.intAttribute("channels"),
-                                 heads: try file.intAttribute("heads"), layers: try file.intAttribute("layers"),
-                                 feedForward: try file.intAttribute("feed_forward"), activation: .gelu, dropout: 0,
-                                 tieEmbeddings: true)
-            model = GPTModel(shape: shape, limits: ActivationLimits(batch: sequences, time: time))
+            let config = modelConfig(positions: time, channels: try file.intAttribute("channels"),
+                                     heads: try file.intAttribute("heads"), layers: try file.intAttribute("layers"),
+                                     feedForward: try file.intAttribute("feed_forward"))
+            model = GPTModel(config: config, vocabulary: V, limits: ActivationLimits(batch: sequences, time: time))
             tokenizer = CharTokenizer(scalars: Set((0 ..< V).map { UInt32(0x61 + $0) }))
             inputs = try file.read("inputs", as: Int32.self)
             targets = try file.read("targets", as: Int32.self)

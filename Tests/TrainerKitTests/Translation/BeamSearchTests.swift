@@ -119,16 +119,16 @@ final class BeamSearchTests: XCTestCase {
         let words = ["[PAD]", "[SOS]", "[EOS]", "[UNK]"] + (0 ..< 12).map { "w\($0)" }
         let tokenizer = try! WordTokenizer(vocabulary: words, minimumFrequency: 1)
         let positions = 20
-        let shape = Seq2SeqShape(sourceVocabulary: 16, targetVocabulary: 16, positions: positions, channels: 8, heads: 2,
-                                 layers: 1, feedForward: 16, activation: .relu, dropout: 0)
-        let store = shape.layout().makeStore()
-        Seq2SeqModel(shape: shape, batch: 1, sourceLength: 1, targetLength: 1, parameters: store).initialize(seed: 3)
+        let config = modelConfig(positions: positions, channels: 8, heads: 2, layers: 1, feedForward: 16, activation: .relu)
+        let store = Seq2SeqModel.layout(config, sourceVocabulary: 16, targetVocabulary: 16).makeStore()
+        Seq2SeqModel(config: config, sourceVocabulary: 16, targetVocabulary: 16, batch: 1, sourceLength: 1, targetLength: 1,
+                     parameters: store).initialize(seed: 3)
         var random = TestRandom(seed: 4)
         let sources = (0 ... positions + 3).map { random.tokens($0, below: 12).map { $0 + 4 } }
         for eosBias: Float in [-30, 0] {  // never ending, and ending at random
             store.view("projection/bias").value[2] = eosBias
             for (beam, batch, threads) in [(1, 3, 1), (2, 8, 2), (3, 7, 1), (5, 10, 2), (8, 8, 1)] {
-                let translator = Translator(shape: shape, parameters: store, sourceTokenizer: tokenizer,
+                let translator = Translator(config: config, parameters: store, sourceTokenizer: tokenizer,
                                             targetTokenizer: tokenizer, batch: batch, parallelism: Parallelism(threads: threads))
                 let outputs = translator.translate(ids: sources, beam: beam)
                 XCTAssertEqual(outputs.count, sources.count)

@@ -11,14 +11,14 @@ public final class GPTTask: TrainingTask {
 
     public init(config: RunConfig, dataset: TokenDataset) throws {
         let m = config.model
-        let shape = try GPTShape(config: config, vocabulary: dataset.tokenizer.count)
         sequences = config.data.microBatchSize
         time = config.data.blockSize
         dropout = Float(m.dropout)
         evaluationBatchCount = config.eval.batches
         seed = UInt64(config.seed)
         self.dataset = dataset
-        model = GPTModel(shape: shape, limits: ActivationLimits(batch: sequences, time: time))
+        model = GPTModel(config: config.resolvedModel, vocabulary: dataset.tokenizer.count,
+                         limits: ActivationLimits(batch: sequences, time: time))
         inputs = alignedAllocate(Int32.self, count: sequences * time)
         targets = alignedAllocate(Int32.self, count: sequences * time)
     }
@@ -44,7 +44,7 @@ public final class GPTTask: TrainingTask {
     public var tokensPerMicroBatch: Int { sequences * time }
 
     public var flopsPerMicroBatch: Double {
-        model.shape.flopsPerToken(parameterCount: parameters.count, sequenceLength: time) * Double(tokensPerMicroBatch)
+        model.flopsPerToken(sequenceLength: time) * Double(tokensPerMicroBatch)
     }
 
     public func trainMicroBatch(step: Int, index: Int, parallelism: Parallelism,
@@ -63,5 +63,15 @@ public final class GPTTask: TrainingTask {
         let stream = RandomStream(seed: seed, StreamNames.evaluation, splitIndex, UInt32(index))
         try dataset.sample(split, sequences: sequences, length: time, stream: stream, inputs: inputs, targets: targets)
         return model.forward(tokens: inputs, targets: targets, batch: sequences, time: time, parallelism: parallelism)!
+    }
+
+    /// A sample of `length` tokens after a newline, from a copy of the model sized for one sequence.
+    public func demonstration(length: Int, parallelism: Parallelism) throws -> String? {
+        guard length > 0 else { return nil }
+        let sampler = GPTModel(config: model.config, vocabulary: model.vocabulary,
+                               limits: ActivationLimits(batch: 1, time: model.config.positions), parameters: parameters)
+        let tokens = Sampler.generate(model: sampler, prompt: tokenizer.encode("\n"), options: SamplingOptions(tokens: length),
+                                      parallelism: parallelism)
+        return "sample:\n" + tokenizer.decode(tokens)
     }
 }

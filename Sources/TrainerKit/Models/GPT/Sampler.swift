@@ -27,7 +27,7 @@ public enum Sampler {
         model: GPTModel, prompt: [Int32], options: SamplingOptions, parallelism: Parallelism,
         emit: (Int32) -> Void = { _ in }
     ) -> [Int32] {
-        let V = model.shape.vocabulary, window = min(model.shape.positions, model.limits.time)
+        let V = model.vocabulary, window = min(model.config.positions, model.limits.time)
         let stream = RandomStream(seed: options.seed, 0x5341_4D50, 0, 0)  // "SAMP"
         var sequence = prompt.isEmpty ? [0] : prompt
         var generated: [Int32] = []

@@ -23,21 +23,22 @@ public final class Seq2SeqTask: TrainingTask {
     public init(config: RunConfig, dataset: ParallelDataset) throws {
         self.config = config
         self.dataset = dataset
-        let shape = try Seq2SeqShape(config: config, sourceVocabulary: dataset.sourceTokenizer.count,
-                                     targetVocabulary: dataset.targetTokenizer.count)
+        let sizes = config.resolvedModel
         var longest = 0
         for split in TokenDataset.Split.allCases {
             for i in 0 ..< dataset.counts[split]! {
                 longest = max(longest, dataset.length(split, .source, i) + 2, dataset.length(split, .target, i) + 1)
             }
         }
-        guard longest <= shape.positions else {
-            throw TrainerError("config: model.positions (\(shape.positions)) is shorter than the longest sequence of \(dataset.path) (\(longest) tokens with [SOS]/[EOS]); raise model.positions or data.block_size")
+        guard longest <= sizes.positions else {
+            throw TrainerError("config: model.positions (\(sizes.positions)) is shorter than the longest sequence of \(dataset.path) (\(longest) tokens with [SOS]/[EOS]); raise model.positions or data.block_size")
         }
         sequences = config.data.microBatchSize
         seed = UInt64(config.seed)
         dropout = Float(config.model.dropout)
-        model = Seq2SeqModel(shape: shape, batch: sequences, sourceLength: longest, targetLength: longest)
+        model = Seq2SeqModel(config: sizes, sourceVocabulary: dataset.sourceTokenizer.count,
+                             targetVocabulary: dataset.targetTokenizer.count, batch: sequences, sourceLength: longest,
+                             targetLength: longest)
         let order = (0 ..< dataset.counts[.train]!).sorted {
             let a = max(dataset.length(.train, .source, $0), dataset.length(.train, .target, $0))
             let b = max(dataset.length(.train, .source, $1), dataset.length(.train, .target, $1))
@@ -55,32 +56,13 @@ public final class Seq2SeqTask: TrainingTask {
     public var tokensPerMicroBatch: Int { lastMicroBatchTokens }
     public var flopsPerMicroBatch: Double { lastMicroBatchFLOPs }
 
-    public func writeTokenizer(to group: HDF5Group) throws {
-        try group.setAttribute("shared", dataset.shared ? "true" : "false")
-        if dataset.shared {
-            try dataset.sourceTokenizer.write(to: group)
-        } else {
-            try group.setAttribute("kind", dataset.sourceTokenizer.kind)
-            try dataset.sourceTokenizer.write(to: group.createGroup("source"))
-            try dataset.targetTokenizer.write(to: group.createGroup("target"))
-        }
-    }
+    public func writeTokenizer(to group: HDF5Group) throws { try dataset.tokenizers.write(to: group) }
 
     public func checkTokenizer(against group: HDF5Group, checkpoint: String) throws {
-        let (source, target) = try Seq2SeqTask.readTokenizers(group)
-        guard source.matches(dataset.sourceTokenizer) && target.matches(dataset.targetTokenizer) else {
-            throw TrainerError("\(dataset.path): its tokenizers (\(dataset.sourceTokenizer.kind), \(dataset.sourceTokenizer.count) + \(dataset.targetTokenizer.count) tokens) differ from the checkpoint's (\(source.kind), \(source.count) + \(target.count) tokens)")
+        let stored = try TokenizerPair(from: group)
+        guard stored.matches(dataset.tokenizers) else {
+            throw TrainerError("\(dataset.path): its tokenizers (\(dataset.sourceTokenizer.kind), \(dataset.sourceTokenizer.count) + \(dataset.targetTokenizer.count) tokens) differ from the checkpoint's (\(stored.source.kind), \(stored.source.count) + \(stored.target.count) tokens)")
         }
-    }
-
-    /// The (source, target) tokenizers stored in a `/tokenizer` group of a parallel dataset or
-    /// translation checkpoint.
-    public static func readTokenizers(_ group: HDF5Group) throws -> (Tokenizer, Tokenizer) {
-        if (try? group.stringAttribute("shared")) == "true" {
-            let tokenizer = try Tokenizers.read(from: group)
-            return (tokenizer, tokenizer)
-        }
-        return (try Tokenizers.read(from: group.group("source")), try Tokenizers.read(from: group.group("target")))
     }
 
     /// Pads pairs into encoder and decoder inputs and runs forward (and backward with `train`).
@@ -113,7 +95,7 @@ public final class Seq2SeqTask: TrainingTask {
                                  dropout: dropout, parallelism: parallelism)!
         if train { model.backward(lossScale: 1, gradientsReady: gradientsReady) }
         lastMicroBatchTokens = sourceTokens + targetTokens
-        lastMicroBatchFLOPs = model.shape.flops(sourceTokens: Double(sourceTokens), targetTokens: Double(targetTokens),
+        lastMicroBatchFLOPs = model.flops(sourceTokens: Double(sourceTokens), targetTokens: Double(targetTokens),
                                                 sourceLength: Double(S), targetLength: Double(T))
         return total
     }
@@ -156,7 +138,7 @@ public final class Seq2SeqTask: TrainingTask {
         let references = try dataset.texts(.val, .target)
         let W = communicator.size, r = communicator.rank
         let mine = (r * count / W) ..< ((r + 1) * count / W)
-        let translator = Translator(shape: model.shape, parameters: parameters, sourceTokenizer: dataset.sourceTokenizer,
+        let translator = Translator(config: model.config, parameters: parameters, sourceTokenizer: dataset.sourceTokenizer,
                                     targetTokenizer: dataset.targetTokenizer,
                                     batch: max(sequences, config.eval.beam) * max(1, config.eval.beam), parallelism: parallelism)
         let sources = try mine.map { try dataset.sentence(.val, .source, $0) }
@@ -173,5 +155,17 @@ public final class Seq2SeqTask: TrainingTask {
         return [("bleu", bleu.score), ("chrf", TranslationMetrics.chrF(hypotheses: hypotheses, references: references)),
                 ("cer", TranslationMetrics.characterErrorRate(hypotheses: hypotheses, references: references)),
                 ("wer", TranslationMetrics.wordErrorRate(hypotheses: hypotheses, references: references))]
+    }
+
+    /// The first five validation sentences with their (greedy) translations and references.
+    public func demonstration(length: Int, parallelism: Parallelism) throws -> String? {
+        let count = min(5, dataset.counts[.val]!)
+        guard count > 0 else { return nil }
+        let sources = try dataset.texts(.val, .source).prefix(count), references = try dataset.texts(.val, .target).prefix(count)
+        let translator = Translator(config: model.config, parameters: parameters, sourceTokenizer: dataset.sourceTokenizer,
+                                    targetTokenizer: dataset.targetTokenizer, batch: 8, parallelism: parallelism)
+        return zip(sources, zip(translator.translate(Array(sources)), references)).map { source, pair in
+            "  \(source)\n  → \(pair.0)\n    (reference: \(pair.1))"
+        }.joined(separator: "\n")
     }
 }

@@ -16,10 +16,10 @@ public final class Translator {
 
     /// A translator sharing `parameters` (for example the training model's), decoding up to
     /// `batch` rows at a time (sentences × beam).
-    public init(shape: Seq2SeqShape, parameters: ParameterStore, sourceTokenizer: Tokenizer, targetTokenizer: Tokenizer,
+    public init(config: ModelConfig, parameters: ParameterStore, sourceTokenizer: Tokenizer, targetTokenizer: Tokenizer,
                 batch: Int, parallelism: Parallelism) {
-        model = Seq2SeqModel(shape: shape, batch: batch, sourceLength: shape.positions, targetLength: shape.positions,
-                             parameters: parameters)
+        model = Seq2SeqModel(config: config, sourceVocabulary: sourceTokenizer.count, targetVocabulary: targetTokenizer.count,
+                             batch: batch, sourceLength: config.positions, targetLength: config.positions, parameters: parameters)
         self.sourceTokenizer = sourceTokenizer
         self.targetTokenizer = targetTokenizer
         specials = targetTokenizer.specials!
@@ -30,7 +30,7 @@ public final class Translator {
 
     /// Source ids → the encoder input [SOS] ids [EOS], cut to the model's positions.
     func sourceSequence(_ ids: [Int32]) -> [Int32] {
-        [sourceSpecials.sos] + ids.prefix(model.shape.positions - 2) + [sourceSpecials.eos]
+        [sourceSpecials.sos] + ids.prefix(model.config.positions - 2) + [sourceSpecials.eos]
     }
 
     /// Translates sentences (text in, text out).
@@ -71,11 +71,11 @@ public final class Translator {
     }
 
     /// The most tokens an output for a source of `length` tokens may hold, [SOS] included.
-    private func outputLimit(_ length: Int) -> Int { min(model.shape.positions, 2 * length + 10) }
+    private func outputLimit(_ length: Int) -> Int { min(model.config.positions, 2 * length + 10) }
 
     /// Runs the decoder on `prefixes` (equal lengths) and returns each row's last-position logits.
     private func lastLogits(_ prefixes: [[Int32]], sourceLength: Int) -> [[Float]] {
-        let rows = prefixes.count, T = prefixes[0].count, V = model.shape.targetVocabulary
+        let rows = prefixes.count, T = prefixes[0].count, V = model.targetVocabulary
         precondition(prefixes.allSatisfy { $0.count == T }, "decoder rows of unequal length")
         let tokens = prefixes.flatMap { $0 }, mask = [UInt8](repeating: 1, count: rows * T)
         model.decode(target: tokens, mask: mask, labels: nil, batch: rows, length: T, sourceLength: sourceLength,
