@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import TrainerKit
+
+struct Prepare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Turn a corpus into an HDF5 dataset: text for a language model (char), or a parallel corpus for translation (word, bpe).",
+        discussion: """
+            Language model: --input corpus.txt [--input more.txt] --tokenizer char.
+            Translation: --input pairs.tsv (source<TAB>target per line) or --input train.en --input train.it (aligned \
+            files), --tokenizer word|bpe. --generate toy-en-it --output toy.tsv writes the built-in toy corpus.
+            """)
+
+    @Option(name: .customLong("input"), help: "Input file(s) (repeatable).")
+    var inputs: [String] = []
+
+    @Option(help: "Output dataset (.h5), or the TSV file with --generate.")
+    var output: String
+
+    @Option(help: "char (language model) | word | bpe (translation)")
+    var tokenizer = "char"
+
+    @Option(help: "bpe: target vocabulary size per side (or shared); word: a cap on the vocabulary (0: none).")
+    var vocabSize = 0
+
+    @Option(help: "word: least count of a word to be kept; bpe: of a merge.")
+    var minFrequency = 2
+
+    @Flag(help: "One vocabulary for source and target.")
+    var sharedVocab = false
+
+    @Option(help: "Translation: longest sequence kept, [SOS]/[EOS] included; longer pairs are dropped and counted.")
+    var maxLength = 128
+
+    @Option(help: "Fraction kept for validation (the end of a text corpus; a seeded random share of a parallel one).")
+    var valFraction = 0.1
+
+    @Option(help: "Write a generated corpus instead: toy-en-it.")
+    var generate: String?
+
+    @Option(help: "Pairs to generate.")
+    var pairs = 22_000
+
+    func run() throws {
+        try guarded {
+            if let generate {
+                guard generate == "toy-en-it" else { throw TrainerError("prepare: --generate \(generate) is unknown (toy-en-it)") }
+                try Commands.generateToyCorpus(output: output, pairs: pairs)
+                return
+            }
+            if tokenizer == "char" {
+                try Commands.prepare(inputs: inputs, output: output, tokenizer: tokenizer, validationFraction: valFraction)
+            } else {
+                var options = ParallelPrepareOptions()
+                options.tokenizer = tokenizer
+                options.vocabularySize = vocabSize
+                options.minimumFrequency = minFrequency
+                options.sharedVocabulary = sharedVocab
+                options.maximumLength = maxLength
+                options.validationFraction = valFraction
+                try Commands.prepareParallel(inputs: inputs, output: output, options: options)
+            }
+        }
+    }
+}

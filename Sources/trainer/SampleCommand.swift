@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import TrainerKit
+
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Generate text from a GPT checkpoint.")
+
+    @OptionGroup var checkpoint: CheckpointOption
+
+    @Option(help: "Text to continue.")
+    var prompt = ""
+
+    @Option(help: "Tokens to generate.")
+    var tokens = 500
+
+    @Option(help: "Softmax temperature.")
+    var temperature = 0.8
+
+    @Option(help: "Sample only from the k most likely tokens (0: all).")
+    var topK = 200
+
+    @Option(help: "Random seed.")
+    var seed = 1337
+
+    @OptionGroup var threads: ThreadsOption
+
+    func validate() throws {
+        guard temperature > 0 else { throw ValidationError("--temperature must be positive") }
+        guard tokens >= 0, topK >= 0 else { throw ValidationError("--tokens and --top-k must not be negative") }
+    }
+
+    func run() throws {
+        try guarded {
+            try Commands.sample(checkpoint: checkpoint.checkpoint, prompt: prompt,
+                                options: SamplingOptions(tokens: tokens, temperature: temperature, topK: topK, seed: UInt64(seed)),
+                                threads: threads.threads)
+        }
+    }
+}

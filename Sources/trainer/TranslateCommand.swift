@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import TrainerKit
+
+struct Translate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Translate with a seq2seq checkpoint: sentences as arguments, or one per standard-input line.")
+
+    @OptionGroup var checkpoint: CheckpointOption
+
+    @Option(help: "Beam size (1: greedy).")
+    var beam = 4
+
+    @Option(help: "Length-penalty exponent α of beam search, ((5 + length)/6)^α.")
+    var lengthPenalty = 0.6
+
+    @OptionGroup var threads: ThreadsOption
+
+    @Argument(help: "Sentences to translate (default: read standard input).")
+    var sentences: [String] = []
+
+    func validate() throws {
+        guard beam >= 1 else { throw ValidationError("--beam must be at least 1") }
+    }
+
+    func run() throws {
+        try guarded {
+            try Commands.translate(checkpoint: checkpoint.checkpoint, sentences: sentences, beam: beam, lengthPenalty: lengthPenalty,
+                                   threads: threads.threads)
+        }
+    }
+}
