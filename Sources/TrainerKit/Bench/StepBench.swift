@@ -30,7 +30,7 @@ public enum StepBench {
         if communicator.isRoot {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             if config.model.kind == .gpt {
-                try writeSynthetic(path: path, vocabulary: 65, tokens: 1 << 20)
+                try DatasetFile.writeSyntheticLanguageModel(path: path, vocabulary: 65, tokens: 1 << 20)
             } else {
                 try writeSyntheticParallel(folder: folder, path: path, length: config.data.blockSize)
             }
@@ -83,21 +83,5 @@ public enum StepBench {
         options.maximumLength = length
         options.validationFraction = 0.05
         _ = try ParallelPrepare.prepare(inputs: [folder + "/synthetic.tsv"], output: path, options: options)
-    }
-
-    /// A dataset of uniformly random tokens (a char tokenizer over `vocabulary` printable characters).
-    static func writeSynthetic(path: String, vocabulary: Int, tokens: Int) throws {
-        let file = try HDF5File(path: path, mode: .truncate)
-        try file.setAttribute("format", "trainer-dataset")
-        try file.setAttribute("format_version", Int64(1))
-        try file.setAttribute("kind", "lm")
-        let scalars = Set((0 ..< vocabulary).map { UInt32(0x21 + $0) })
-        try CharTokenizer(scalars: scalars).write(to: file.createGroup("tokenizer"))
-        var random = SplitMix(seed: 7)
-        for split in ["train", "val"] {
-            let ids = (0 ..< tokens).map { _ in UInt16(random.next() % UInt64(vocabulary)) }
-            try file.write("\(split)/tokens", ids, chunk: [1 << 16], deflate: 1)
-        }
-        try file.close()
     }
 }

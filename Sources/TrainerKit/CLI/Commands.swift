@@ -35,6 +35,44 @@ public enum Commands {
         }
     }
 
+    /// The training task a config describes, preparing its dataset on rank 0 if it is missing.
+    static func makeTask(config: RunConfig, world: Communicator, log: (String) -> Void) throws -> TrainingTask {
+        let exists = FileManager.default.fileExists(atPath: config.data.dataset)
+        switch config.model.kind {
+        case .gpt:
+            if world.isRoot && !exists {
+                let corpus = config.data.corpus.isEmpty ? [try BuiltinCorpus.shakespearePath]
+                                                        : config.data.corpus.split(separator: ",").map(String.init)
+                log("preparing \(config.data.dataset) from \(corpus.joined(separator: ", "))")
+                let report = try Prepare.prepareLanguageModel(inputs: corpus, output: config.data.dataset, progress: .init())
+                log(Prepare.describe(report))
+            }
+            try world.barrier()
+            return try TaskFactory.make(config: config)
+        case .seq2seq:
+            if world.isRoot && !exists {
+                var inputs = config.data.corpus.split(separator: ",").map(String.init)
+                var temporary: String?
+                if inputs.isEmpty {
+                    // The built-in English → Italian toy task.
+                    let path = FileManager.default.temporaryDirectory.appendingPathComponent("toy-en-it-\(getpid()).tsv").path
+                    try (ToyTranslation.corpus(count: 22_000).joined(separator: "\n") + "\n")
+                        .write(toFile: path, atomically: true, encoding: .utf8)
+                    inputs = [path]
+                    temporary = path
+                }
+                defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
+                log("preparing \(config.data.dataset) from \(temporary == nil ? inputs.joined(separator: ", ") : "the built-in English → Italian toy corpus")")
+                var options = ParallelPrepareOptions()
+                options.maximumLength = config.resolvedModel.positions
+                let report = try ParallelPrepare.prepare(inputs: inputs, output: config.data.dataset, options: options)
+                log(report.description)
+            }
+            try world.barrier()
+            return try TaskFactory.make(config: config)
+        }
+    }
+
     /// `trainer prepare` for language-model corpora.
     public static func prepare(inputs: [String], output: String, tokenizer: String, validationFraction: Double) throws {
         guard tokenizer == "char" else {
@@ -59,14 +97,37 @@ public enum Commands {
         }
         FileHandle.standardOutput.write(Data("\n".utf8))
     }
-}
 
-extension Prepare {
-    /// One line about a finished `prepare`.
-    public static func describe(_ report: Report) -> String {
-        String(format: "prepared %@: %d tokens in the vocabulary, %d train + %d val tokens, %.1f MB in %.2f s (%.1f MB/s end to end; tokenizing alone %.0f MB/s on one core)",
-               report.output, report.vocabulary, report.trainTokens, report.validationTokens, Double(report.bytes) / 1e6,
-               report.seconds, Double(report.bytes) / 1e6 / max(report.seconds, 1e-9),
-               Double(report.bytes) / 1e6 / max(report.tokenizingSeconds, 1e-9))
+    /// `trainer eval`: the validation loss and perplexity of a checkpoint on its dataset (or
+    /// another with the same tokenizer); for translation also BLEU, chrF, CER and WER.
+    public static func evaluate(checkpoint path: String, dataset: String?, beam: Int?, threads: Int) throws {
+        let checkpoint = try TrainedModel(checkpoint: path)
+        var overrides: [String] = []
+        if let dataset { overrides.append("data.dataset=\(dataset)") }
+        if let beam { overrides.append("eval.beam=\(beam)") }
+        var config = try ConfigLoader.load(text: checkpoint.reader.header.config, source: path + " (stored config)",
+                                           overrides: overrides)
+        config.threads = threads
+        guard FileManager.default.fileExists(atPath: config.data.dataset) else {
+            throw TrainerError("eval: \(config.data.dataset): no such file (the checkpoint's dataset; pass --dataset)")
+        }
+        let world = Communicator.world
+        let task = try TaskFactory.make(config: config)
+        try checkpoint.load(into: task)
+        let parallelism = Parallelism(threads: threads)
+        var sum = 0.0, count = 0
+        for index in 0 ..< task.evaluationBatches(.val) {
+            let total = try task.evaluateMicroBatch(split: .val, index: index, parallelism: parallelism)
+            sum += total.sum
+            count += total.count
+        }
+        let loss = sum / Double(max(count, 1))
+        var line = String(format: "%@ at step %d on %@ (validation): loss %.4f, perplexity %.2f", path, checkpoint.reader.header.step,
+                          config.data.dataset, loss, exp(loss))
+        for (name, value) in try task.extraEvaluation(step: checkpoint.reader.header.step, communicator: world, parallelism: parallelism) {
+            line += String(format: ", %@ %.2f", name, name == "cer" || name == "wer" ? value * 100 : value)
+            if name == "cer" || name == "wer" { line += "%" }
+        }
+        say(line)
     }
 }

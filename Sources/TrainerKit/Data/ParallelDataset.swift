@@ -19,13 +19,7 @@ public final class ParallelDataset: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        file = try HDF5File(path: path, mode: .readOnly)
-        let format = (try? file.stringAttribute("format")) ?? "none"
-        guard format == "trainer-dataset" else {
-            throw TrainerError("\(path): not a trainer dataset (format '\(format)'); make one with `trainer prepare`")
-        }
-        let kind = try file.stringAttribute("kind")
-        guard kind == "parallel" else { throw TrainerError("\(path): a '\(kind)' dataset, but a translation model needs 'parallel'") }
+        file = try DatasetFile.open(path, kind: .parallel, for: "a translation model")
         tokenizers = try TokenizerPair(from: file.group("tokenizer"))
         guard tokenizers.source.specials != nil, tokenizers.target.specials != nil else {
             throw TrainerError("\(path): a translation dataset needs word or bpe tokenizers (with [PAD], [SOS], [EOS])")

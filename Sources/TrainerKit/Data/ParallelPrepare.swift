@@ -135,12 +135,7 @@ public enum ParallelPrepare {
         report.targetVocabulary = targetTokenizer.count
         try AtomicFile.write(to: output) { temporary in
             let file = try HDF5File(path: temporary, mode: .truncate)
-            try file.setAttribute("format", "trainer-dataset")
-            try file.setAttribute("format_version", Int64(1))
-            try file.setAttribute("kind", "parallel")
-            try file.setAttribute("sources", inputs.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
-            try file.setAttribute("sources_sha256", try inputs.map(sha256OfFile))
-            try file.setAttribute("created_utc", ISO8601DateFormatter().string(from: Date()))
+            try DatasetFile.writeHeader(file, kind: .parallel, sources: inputs, digests: try inputs.map(sha256OfFile))
             try file.setAttribute("max_length", Int64(options.maximumLength))
             try TokenizerPair(source: sourceTokenizer, target: targetTokenizer, shared: options.sharedVocabulary)
                 .write(to: file.createGroup("tokenizer"))

@@ -71,12 +71,7 @@ public enum Prepare {
         var tokenizing = 0.0
         try AtomicFile.write(to: output) { temporary in
             let file = try HDF5File(path: temporary, mode: .truncate)
-            try file.setAttribute("format", "trainer-dataset")
-            try file.setAttribute("format_version", Int64(1))
-            try file.setAttribute("kind", "lm")
-            try file.setAttribute("sources", inputs.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
-            try file.setAttribute("sources_sha256", digests)
-            try file.setAttribute("created_utc", ISO8601DateFormatter().string(from: Date()))
+            try DatasetFile.writeHeader(file, kind: .lm, sources: inputs, digests: digests)
             try tokenizer.write(to: file.createGroup("tokenizer"))
             let writer = try TokenWriter(file: file, vocabulary: tokenizer.count, splits: ["train", "val"])
             var written = 0
@@ -175,5 +170,15 @@ public enum Prepare {
                 FileHandle.standardError.write(Data((line + "\n").utf8))
             }
         }
+    }
+}
+
+extension Prepare {
+    /// One line about a finished `prepare`.
+    public static func describe(_ report: Report) -> String {
+        String(format: "prepared %@: %d tokens in the vocabulary, %d train + %d val tokens, %.1f MB in %.2f s (%.1f MB/s end to end; tokenizing alone %.0f MB/s on one core)",
+               report.output, report.vocabulary, report.trainTokens, report.validationTokens, Double(report.bytes) / 1e6,
+               report.seconds, Double(report.bytes) / 1e6 / max(report.seconds, 1e-9),
+               Double(report.bytes) / 1e6 / max(report.tokenizingSeconds, 1e-9))
     }
 }

@@ -18,15 +18,7 @@ public final class TokenDataset: @unchecked Sendable {
     /// Opens and checks a dataset file.
     public init(path: String) throws {
         self.path = path
-        file = try HDF5File(path: path, mode: .readOnly)
-        let format = (try? file.stringAttribute("format")) ?? "none"
-        guard format == "trainer-dataset" else {
-            throw TrainerError("\(path): not a trainer dataset (format '\(format)'); make one with `trainer prepare`")
-        }
-        let version = try file.intAttribute("format_version")
-        guard version == 1 else { throw TrainerError("\(path): dataset format_version \(version), this trainer reads 1") }
-        let kind = try file.stringAttribute("kind")
-        guard kind == "lm" else { throw TrainerError("\(path): a '\(kind)' dataset, but a language model needs 'lm'") }
+        file = try DatasetFile.open(path, kind: .lm, for: "a language model")
         tokenizer = try Tokenizers.read(from: file.group("tokenizer"))
         var streams: [Split: HDF5Dataset] = [:], counts: [Split: Int] = [:]
         for split in Split.allCases {
