@@ -94,7 +94,23 @@ s2s 4 tr 4
 s2s 2 tr 8 --resume
 same_model t1 tr && pass "seq2seq: 4 ranks to step 4 + resume on 2 ranks = 1 process" || fail "seq2seq resume across rank counts differs"
 
-# 9. blas_kernel under mpirun: with OPENBLAS_CORETYPE=Haswell inherited, `auto` re-executes every
+# 9. The communicator's own tests on 3 ranks: every collective, and a reduction in several buckets,
+#    checked on every rank (one wrong value on one rank fails the job).
+if mpi 3 "$root/.build/release/trainerPackageTests.xctest" TrainerKitTests.CommunicatorTests > comm.log 2>&1 \
+   && [ "$(grep -c "Executed 2 tests, with 0 failures" comm.log)" -ge 3 ]; then
+  pass "communicator tests pass on each of 3 ranks"
+else
+  fail "communicator tests under mpirun: $(grep -m3 "error" comm.log)"
+fi
+
+# 10. A model larger than one all-reduce bucket (3 buckets of ~1M values, started during the last
+#     micro-batch's backward pass): 2 ranks still equal 1 process.
+big=(--set model.channels=256 --set model.layers=3 --set schedule.max_steps=3)
+"$trainer" train "${common[@]}" "${big[@]}" --set run_dir=g1 > g1.log 2>&1
+run 2 g2 3 "${big[@]}"
+same_model g1 g2 && pass "a 2.4M-parameter model (several buckets): 1 process = 2 ranks" || fail "several buckets: 1 vs 2 ranks differ"
+
+# 11. blas_kernel under mpirun: with OPENBLAS_CORETYPE=Haswell inherited, `auto` re-executes every
 #    rank with the CPU's best family before MPI starts (and the ranks still agree bit for bit with
 #    one process); `inherit` keeps Haswell.
 best=$("$trainer" bench kernels --list-kernels | tail -n 1)

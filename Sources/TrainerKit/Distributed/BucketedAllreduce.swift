@@ -24,6 +24,8 @@ public final class BucketedAllreduce {
     let tensors: [Range<Int>]
     /// Buckets as tensor ranges, in the order they become ready (last tensors first).
     let buckets: [Range<Int>]
+    /// Number of buckets (one non-blocking all-reduce each).
+    public var bucketCount: Int { buckets.count }
     private var started: [Communicator.Request?]
     private var readyFrom: Int  // tensors readyFrom..<count are final
     /// Seconds spent in MPI calls (starting, progressing and waiting) since `begin`.
