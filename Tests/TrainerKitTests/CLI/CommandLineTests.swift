@@ -1,0 +1,562 @@
+import Foundation
+import XCTest
+import TrainerKit
+
+/// Every `trainer` subcommand run as a real process, on a tiny character corpus and a tiny
+/// parallel corpus: exit codes, what each command prints or writes, and bad input rejected with
+/// one line on standard error that names the file, key or value.
+///
+/// The datasets and the two checkpoints (a GPT and an encoder–decoder, three steps each) are made
+/// once per run of this class, by the trainer itself, in a temporary folder that is every
+/// process's working directory. Processes get `OPENBLAS_NUM_THREADS=1` and one thread.
+final class CommandLineTests: XCTestCase {
+    override class func tearDown() {
+        sharedFixture.remove()
+        super.tearDown()
+    }
+
+    // MARK: - prepare
+
+    func testPrepareWritesACharacterDataset() throws {
+        let fixture = try CommandLineFixture.shared()
+        let scalars = fixture.corpus.unicodeScalars
+        let vocabulary = Set(scalars).count, train = Int(Double(scalars.count) * 0.9), validation = scalars.count - train
+        XCTAssertTrue(fixture.prepareCorpus.output.hasPrefix(
+            "prepared lm.h5: \(vocabulary) tokens in the vocabulary, \(train) train + \(validation) val tokens"),
+            fixture.prepareCorpus.description)
+
+        let inspect = try fixture.run(["inspect", "lm.h5"])
+        XCTAssertTrue(inspect.succeeded, inspect.description)
+        XCTAssertEqual(inspect.lines.first?.hasPrefix("lm.h5: dataset (lm)"), true, inspect.description)
+        XCTAssertTrue(inspect.lines.contains("tokenizer: char, \(vocabulary) tokens"), inspect.description)
+        XCTAssertTrue(inspect.lines.contains { $0.contains("/train/tokens") && $0.hasSuffix("× \(train)") }, inspect.description)
+        XCTAssertTrue(inspect.lines.contains { $0.contains("/val/tokens") && $0.hasSuffix("× \(validation)") }, inspect.description)
+    }
+
+    func testPrepareWritesAParallelDatasetWithTheWordTokenizer() throws {
+        let fixture = try CommandLineFixture.shared()
+        XCTAssertEqual(fixture.generatePairs.output, "wrote 200 English<TAB>Italian pairs to pairs.tsv\n")
+        let pairs = try String(contentsOfFile: fixture.directory + "/pairs.tsv", encoding: .utf8)
+            .split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false) }
+        XCTAssertEqual(pairs.count, 200)
+        XCTAssertTrue(pairs.allSatisfy { $0.count == 2 && !$0[0].isEmpty && !$0[1].isEmpty }, "source<TAB>target per line")
+
+        let report = fixture.prepareParallel.output
+        let pattern = try Regex(#"^prepared pairs\.h5: (\d+) train \+ (\d+) val pairs from 200 lines \(dropped: (\d+) longer than the limit, 0 empty, 0 malformed\); vocabularies (\d+) source, (\d+) target"#)
+        let match = try XCTUnwrap(report.firstMatch(of: pattern), report)
+        let numbers = (1 ... 5).map { Int(match.output[$0].substring!)! }
+        let (train, validation, tooLong, source, target) = (numbers[0], numbers[1], numbers[2], numbers[3], numbers[4])
+        XCTAssertEqual(train + validation + tooLong, 200)
+        XCTAssertEqual(validation, Int((Double(train + validation) * 0.1).rounded()), "--val-fraction 0.1 of the kept pairs")
+        XCTAssertGreaterThan(train, 150)
+
+        let inspect = try fixture.run(["inspect", "pairs.h5"])
+        XCTAssertTrue(inspect.succeeded, inspect.description)
+        XCTAssertEqual(inspect.lines.first?.hasPrefix("pairs.h5: dataset (parallel)"), true, inspect.description)
+        XCTAssertTrue(inspect.lines.contains("tokenizers: word, \(source) source + \(target) target tokens"), inspect.description)
+    }
+
+    // MARK: - train
+
+    func testTrainRunsATinyGPTAndWritesItsRunFolder() throws {
+        let fixture = try CommandLineFixture.shared()
+        let run = fixture.trainGPT
+        let config = try ConfigLoader.load(path: nil, overrides: CommandLineFixture.gptSettings(runDirectory: "gpt"))
+        let vocabulary = Set(fixture.corpus.unicodeScalars).count
+        let parameters = try GPTShape(config: config, vocabulary: vocabulary).layout().makeStore().count
+        XCTAssertTrue(run.lines.contains("gpt: \(parameters) parameters, 1 ranks × 1 threads, 2 micro-batches of 2 sequences per step"),
+                      run.description)
+        // nanoGPT's initialisation gives nearly uniform predictions: the first loss is about ln V.
+        let firstLoss = try XCTUnwrap(run.number(after: "step 0: loss "), run.description)
+        XCTAssertEqual(firstLoss, log(Double(vocabulary)), accuracy: 0.2)
+        for step in 1 ... 2 { XCTAssertNotNil(run.line(startingWith: "step \(step): loss "), run.description) }
+        XCTAssertNil(run.line(startingWith: "step 3: loss "), "three steps, 0 to 2")
+        XCTAssertNotNil(run.line(startingWith: "step 3: train loss "), run.description)
+        XCTAssertNotNil(run.line(startingWith: "done: 3 steps in "), run.description)
+        XCTAssertNil(run.line(startingWith: "sample:"), "--sample 0 prints no sample")
+
+        let folder = fixture.directory + "/gpt"
+        for file in ["ckpt.h5", "config.yaml", "metrics.jsonl"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/" + file), "gpt/\(file) is missing")
+        }
+        let metrics = try String(contentsOfFile: folder + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(metrics.count, 4, "one object per step and one per evaluation")
+        let resolved = try ConfigLoader.load(path: folder + "/config.yaml")
+        XCTAssertEqual(resolved.model, config.model)
+        XCTAssertEqual(resolved.data, config.data)
+    }
+
+    func testTrainRunsATinyEncoderDecoder() throws {
+        let fixture = try CommandLineFixture.shared()
+        let run = fixture.trainSeq2Seq
+        let config = try ConfigLoader.load(path: nil, overrides: CommandLineFixture.seq2seqSettings)
+        let dataset = try ParallelDataset(path: fixture.directory + "/pairs.h5")
+        let parameters = try Seq2SeqShape(config: config, sourceVocabulary: dataset.sourceTokenizer.count,
+                                          targetVocabulary: dataset.targetTokenizer.count).layout().makeStore().count
+        XCTAssertNotNil(run.line(startingWith: "seq2seq: \(parameters) parameters, 1 ranks × 1 threads"), run.description)
+        let evaluation = try XCTUnwrap(run.line(startingWith: "step 3: train loss "), run.description)
+        for metric in ["val loss", "bleu", "chrf", "cer", "wer"] { XCTAssertTrue(evaluation.contains(metric), evaluation) }
+        XCTAssertNotNil(run.line(startingWith: "done: 3 steps in "), run.description)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: fixture.directory + "/seq2seq/ckpt.h5"))
+    }
+
+    /// Three steps, then `--resume` to five: the resumed run starts at step 3 and logs the same
+    /// steps 3 and 4 (loss, learning rate, gradient norm) as one straight run of five steps.
+    func testResumeContinuesFromTheCheckpoint() throws {
+        let fixture = try CommandLineFixture.shared()
+        try FileManager.default.copyItem(atPath: fixture.directory + "/gpt", toPath: fixture.directory + "/resumed")
+        let resumed = try fixture.run(["train", "--resume", "--sample", "0"]
+                                      + setOptions(CommandLineFixture.gptSettings(runDirectory: "resumed", maxSteps: 5)))
+        let straight = try fixture.run(["train", "--sample", "0"]
+                                       + setOptions(CommandLineFixture.gptSettings(runDirectory: "straight", maxSteps: 5)))
+        XCTAssertTrue(resumed.succeeded, resumed.description)
+        XCTAssertTrue(straight.succeeded, straight.description)
+        XCTAssertTrue(resumed.lines.contains("resumed from resumed/ckpt.h5 at step 3"), resumed.description)
+        XCTAssertNil(resumed.line(startingWith: "step 0: loss "), "the resumed run must not start over")
+        XCTAssertNotNil(resumed.line(startingWith: "done: 2 steps in "), resumed.description)
+        for step in 3 ... 4 {
+            // "step 3: loss 3.1234, lr 9.79e-03, grad norm 0.123" without the timings.
+            let expected = try XCTUnwrap(straight.line(startingWith: "step \(step): loss "), straight.description)
+            let actual = try XCTUnwrap(resumed.line(startingWith: "step \(step): loss "), resumed.description)
+            XCTAssertEqual(Array(actual.components(separatedBy: ", ").prefix(3)), Array(expected.components(separatedBy: ", ").prefix(3)))
+        }
+        XCTAssertEqual(resumed.number(after: "train loss "), straight.number(after: "train loss "))
+        XCTAssertEqual(resumed.number(after: "val loss "), straight.number(after: "val loss "))
+        let inspect = try fixture.run(["inspect", "resumed/ckpt.h5"])
+        XCTAssertEqual(inspect.lines.first?.hasPrefix("resumed/ckpt.h5: checkpoint (gpt), step 5,"), true, inspect.description)
+    }
+
+    // MARK: - sample, translate, attention
+
+    func testSamplePrintsThePromptThenTheRequestedCharacters() throws {
+        let fixture = try CommandLineFixture.shared()
+        func sample(_ options: [String]) throws -> TrainerRun {
+            let run = try fixture.run(["sample", "--checkpoint", "gpt/ckpt.h5", "--prompt", "the ", "--threads", "1"] + options)
+            XCTAssertTrue(run.succeeded, run.description)
+            return run
+        }
+        let first = try sample(["--tokens", "40", "--seed", "7"])
+        XCTAssertTrue(first.output.hasPrefix("the ") && first.output.hasSuffix("\n"), first.description)
+        let generated = first.output.unicodeScalars.dropFirst(4).dropLast()
+        XCTAssertEqual(generated.count, 40, "40 characters after the prompt: \(first.output.debugDescription)")
+        let vocabulary = Set(fixture.corpus.unicodeScalars)
+        XCTAssertTrue(generated.allSatisfy(vocabulary.contains), "characters outside the corpus: \(first.output.debugDescription)")
+
+        XCTAssertEqual(try sample(["--tokens", "40", "--seed", "7"]).output, first.output, "the same seed, the same text")
+        XCTAssertNotEqual(try sample(["--tokens", "40", "--seed", "8"]).output, first.output, "another seed, another text")
+        XCTAssertEqual(try sample(["--tokens", "20", "--top-k", "1", "--seed", "1"]).output,
+                       try sample(["--tokens", "20", "--top-k", "1", "--seed", "2"]).output, "top-k 1 is greedy: no seed matters")
+        XCTAssertEqual(try sample(["--tokens", "0"]).output, "the \n")
+    }
+
+    func testTranslateReadsArgumentsOrStandardInputOneLinePerSentence() throws {
+        let fixture = try CommandLineFixture.shared()
+        let arguments = try fixture.run(["translate", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1",
+                                         "The dog runs.", "The girl finds the cars."])
+        XCTAssertTrue(arguments.succeeded, arguments.description)
+        XCTAssertEqual(arguments.lines.count, 2, arguments.description)
+        XCTAssertTrue(arguments.lines.allSatisfy { !$0.trimmingCharacters(in: .whitespaces).isEmpty }, arguments.description)
+
+        let standardInput = try fixture.run(["translate", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--beam", "1"],
+                                            input: "The dog runs.\nThe cat waits.\n\nThe boy finds the flower.\n")
+        XCTAssertTrue(standardInput.succeeded, standardInput.description)
+        XCTAssertEqual(standardInput.lines.count, 4, "one line per input line, the empty one included: \(standardInput.description)")
+        // The first line alone, as an argument, translates to the same words (greedy, batch of one both times).
+        let single = try fixture.run(["translate", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--beam", "1", "The dog runs."])
+        XCTAssertEqual(single.lines, Array(standardInput.lines.prefix(1)), single.description)
+    }
+
+    func testAttentionWritesAnHTMLPageWithEveryMap() throws {
+        let fixture = try CommandLineFixture.shared()
+        let run = try fixture.run(["attention", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--output", "maps.html",
+                                   "The dog runs."])
+        XCTAssertTrue(run.succeeded, run.description)
+        XCTAssertEqual(run.lines.count, 2, run.description)
+        XCTAssertEqual(run.lines.first?.hasPrefix("The dog runs. → "), true, run.description)
+        XCTAssertEqual(run.lines.last, "wrote maps.html")
+        let page = try String(contentsOfFile: fixture.directory + "/maps.html", encoding: .utf8)
+        XCTAssertTrue(page.hasPrefix("<!DOCTYPE html>"))
+        XCTAssertTrue(page.contains("</html>"))
+        for title in ["Encoder self-attention", "Decoder self-attention", "Cross-attention"] {
+            XCTAssertTrue(page.contains(title), "\(title) is missing")
+        }
+        // Three kinds of attention × 1 layer × 2 heads.
+        XCTAssertEqual(page.components(separatedBy: "<svg").count - 1, 6)
+    }
+
+    // MARK: - eval, inspect, bench
+
+    func testEvalPrintsTheValidationLossTheTrainingEndedWith() throws {
+        let fixture = try CommandLineFixture.shared()
+        for (checkpoint, training, extras) in [("gpt/ckpt.h5", fixture.trainGPT, [String]()),
+                                                ("seq2seq/ckpt.h5", fixture.trainSeq2Seq, ["bleu", "chrf", "cer", "wer"])] {
+            let run = try fixture.run(["eval", "--checkpoint", checkpoint, "--threads", "1"])
+            XCTAssertTrue(run.succeeded, run.description)
+            XCTAssertEqual(run.lines.count, 1, run.description)
+            XCTAssertTrue(run.output.hasPrefix("\(checkpoint) at step 3 on "), run.description)
+            let loss = try XCTUnwrap(run.number(after: "(validation): loss "), run.description)
+            let perplexity = try XCTUnwrap(run.number(after: "perplexity "), run.description)
+            XCTAssertEqual(perplexity, exp(loss), accuracy: 0.01 * perplexity)
+            // Both evaluate the same eval.batches of the validation split with the same weights.
+            XCTAssertEqual(loss, try XCTUnwrap(training.number(after: "val loss ")), "\(checkpoint): eval and train disagree")
+            for name in extras { XCTAssertNotNil(run.number(after: name + " "), "\(name) missing: \(run.output)") }
+        }
+    }
+
+    func testInspectListsTheCheckpointsParameters() throws {
+        let fixture = try CommandLineFixture.shared()
+        let run = try fixture.run(["inspect", "gpt/ckpt.h5"])
+        XCTAssertTrue(run.succeeded, run.description)
+        XCTAssertEqual(run.lines.first?.hasPrefix("gpt/ckpt.h5: checkpoint (gpt), step 3, 192 tokens seen, seed 1337"), true,
+                       run.description)
+        let vocabulary = Set(fixture.corpus.unicodeScalars).count
+        XCTAssertTrue(run.lines.contains("tokenizer: char, \(vocabulary) tokens"), run.description)
+        let config = try ConfigLoader.load(path: nil, overrides: CommandLineFixture.gptSettings(runDirectory: "gpt"))
+        let store = try GPTShape(config: config, vocabulary: vocabulary).layout().makeStore()
+        for entry in store.entries {
+            let line = run.lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("/model/\(entry.name) ") }
+            XCTAssertNotNil(line, "/model/\(entry.name) is not listed")
+            XCTAssertEqual(line?.contains(" " + entry.shape.map(String.init).joined(separator: "×") + " "), true, line ?? "")
+            XCTAssertEqual(line?.hasSuffix(" \(entry.count)"), true, line ?? "")
+        }
+        XCTAssertTrue(run.lines.contains { $0.trimmingCharacters(in: .whitespaces).hasPrefix("total \(store.count) parameters") },
+                      run.description)
+        XCTAssertTrue(run.lines.contains { $0.hasPrefix("optimizer: adamw, step 3") }, run.description)
+        XCTAssertTrue(run.lines.contains("config:") && run.lines.contains("    layers: 1"), run.description)
+    }
+
+    func testBenchListsTheKernelFamiliesThisCPURuns() throws {
+        let fixture = try CommandLineFixture.shared()
+        let run = try fixture.run(["bench", "kernels", "--list-kernels"])
+        XCTAssertTrue(run.succeeded, run.description)
+        XCTAssertEqual(run.lines, BLASKernel.runnable())
+        if CPU.flags.contains("avx") { XCTAssertFalse(run.lines.isEmpty, "a CPU with AVX runs at least Sandybridge's kernels") }
+    }
+
+    // MARK: - bad input
+
+    func testConfigErrorsNameTheKeyAndTheValue() throws {
+        let fixture = try CommandLineFixture.shared()
+        _ = try writeText("optimizer:\n  lrr: 0.1\n", "typo.yaml", in: fixture.directory)
+        let tiny = ["train", "--sample", "0"] + setOptions(CommandLineFixture.gptSettings(runDirectory: "rejected"))
+        let cases: [(arguments: [String], fragments: [String])] = [
+            (tiny + ["--set", "model.layers=0"], ["config: model.layers (0) must be positive"]),
+            (tiny + ["--set", "model.layrs=2"], ["--set model.layrs=2", "unknown key 'model.layrs'", "(did you mean 'model.layers'?)"]),
+            (tiny + ["--set", "model.layers=two"], ["--set model.layers=two", "model.layers: expected an integer, found 'two'"]),
+            (tiny + ["--set", "data.micro_batch_size=3"],
+             ["data.batch_size (4) is not divisible by data.micro_batch_size (3)"]),
+            (tiny + ["--set", "blas_kernel=fast"], ["blas_kernel 'fast' is not auto, inherit or an OpenBLAS kernel"]),
+            (["train", "--config", "typo.yaml"], ["config typo.yaml", "unknown key 'optimizer.lrr'", "(did you mean 'optimizer.lr'?)"]),
+            (["train", "--config", "missing.yaml"], ["config missing.yaml: no such file"]),
+        ]
+        for (arguments, fragments) in cases { try fixture.assertFails(arguments, naming: fragments) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: fixture.directory + "/rejected"), "a rejected run wrote its folder")
+    }
+
+    func testFileErrorsNameTheFile() throws {
+        let fixture = try CommandLineFixture.shared()
+        _ = try writeText("", "empty.txt", in: fixture.directory)
+        try FileManager.default.createDirectory(atPath: fixture.directory + "/elsewhere", withIntermediateDirectories: true)
+        let cases: [(arguments: [String], fragments: [String])] = [
+            (["sample", "--checkpoint", "missing.h5", "--threads", "1"], ["missing.h5: no such file"]),
+            (["translate", "--checkpoint", "missing.h5", "--threads", "1", "hello"], ["missing.h5: no such file"]),
+            (["attention", "--checkpoint", "missing.h5", "--threads", "1", "hello"], ["missing.h5: no such file"]),
+            (["eval", "--checkpoint", "missing.h5", "--threads", "1"], ["missing.h5: no such file"]),
+            (["inspect", "missing.h5"], ["missing.h5: no such file"]),
+            (["inspect", "corpus.txt"], ["corpus.txt: not an HDF5 file"]),
+            (["prepare", "--input", "missing.txt", "--output", "out.h5"], ["prepare: missing.txt: no such file"]),
+            (["prepare", "--input", "empty.txt", "--output", "out.h5"], ["prepare: empty.txt: empty corpus (0 bytes)"]),
+            (["translate", "--checkpoint", "gpt/ckpt.h5", "--threads", "1", "hello"],
+             ["gpt/ckpt.h5: a 'gpt' checkpoint; translate needs a seq2seq one"]),
+            (["sample", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1"],
+             ["seq2seq/ckpt.h5: a 'seq2seq' checkpoint; sample needs a gpt one"]),
+            (["eval", "--checkpoint", "gpt/ckpt.h5", "--dataset", "pairs.h5", "--threads", "1"],
+             ["pairs.h5: a 'parallel' dataset, but a language model needs 'lm'"]),
+            (["sample", "--checkpoint", "gpt/ckpt.h5", "--prompt", "XYZ", "--threads", "1"],
+             ["the prompt has characters outside the checkpoint's vocabulary"]),
+        ]
+        for (arguments, fragments) in cases { try fixture.assertFails(arguments, naming: fragments) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: fixture.directory + "/out.h5"), "a failed prepare wrote its output")
+        // The checkpoint names its dataset relative to the folder it was trained in.
+        try fixture.assertFails(["eval", "--checkpoint", "../gpt/ckpt.h5", "--threads", "1"], in: "elsewhere",
+                                naming: ["eval: lm.h5: no such file (the checkpoint's dataset; pass --dataset)"])
+    }
+
+    func testResumeErrorsNameTheCheckpoint() throws {
+        let fixture = try CommandLineFixture.shared()
+        try FileManager.default.copyItem(atPath: fixture.directory + "/gpt", toPath: fixture.directory + "/other-model")
+        try fixture.assertFails(["train", "--resume"] + setOptions(CommandLineFixture.gptSettings(runDirectory: "fresh")),
+                                naming: ["fresh/ckpt.h5: no such file"])
+        try fixture.assertFails(["train", "--resume"]
+                                + setOptions(CommandLineFixture.gptSettings(runDirectory: "other-model", maxSteps: 5))
+                                + ["--set", "model.layers=2"],
+                                naming: ["other-model/ckpt.h5: model config differs from the checkpoint's"])
+        XCTAssertEqual(try Checkpoint.Reader(path: fixture.directory + "/other-model/ckpt.h5").header.step, 3,
+                       "the refused resume left the checkpoint alone")
+    }
+
+    func testADatasetShorterThanTheBlockIsRefused() throws {
+        let fixture = try CommandLineFixture.shared()
+        _ = try writeText("abcabcabcabcabcabcab", "short.txt", in: fixture.directory)
+        let prepare = try fixture.run(["prepare", "--input", "short.txt", "--output", "short.h5"])
+        XCTAssertTrue(prepare.succeeded, prepare.description)
+        try fixture.assertFails(["train", "--sample", "0"] + setOptions(CommandLineFixture.gptSettings(runDirectory: "short"))
+                                + ["--set", "data.dataset=short.h5"],
+                                naming: ["short.h5: the val split has 2 tokens, fewer than block_size + 1 = 17"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: fixture.directory + "/short/ckpt.h5"))
+    }
+}
+
+// MARK: - Running the trainer
+
+/// Config overrides as `--set key=value` options.
+private func setOptions(_ overrides: [String]) -> [String] { overrides.flatMap { ["--set", $0] } }
+
+/// A finished `trainer` process: how it ended and what it printed.
+private struct TrainerRun: Sendable, CustomStringConvertible {
+    var arguments: [String]
+    /// The exit status, or the signal's number when `crashed`.
+    var status: Int32
+    /// Ended by a signal (a trap, a crash, a timeout) instead of exiting.
+    var crashed: Bool
+    var output: String
+    var errorOutput: String
+
+    var succeeded: Bool { !crashed && status == 0 }
+
+    /// Standard output's lines, without the empty piece after the final newline.
+    var lines: [String] {
+        var lines = output.components(separatedBy: "\n")
+        if lines.last == "" { lines.removeLast() }
+        return lines
+    }
+
+    /// The first line of standard output that starts with `prefix`.
+    func line(startingWith prefix: String) -> String? { lines.first { $0.hasPrefix(prefix) } }
+
+    /// The number right after the first occurrence of `label` in standard output.
+    func number(after label: String) -> Double? {
+        guard let range = output.range(of: label) else { return nil }
+        let digits = output[range.upperBound...].prefix { $0.isNumber || $0 == "." || $0 == "-" || $0 == "e" }
+        return Double(digits.hasSuffix(".") ? String(digits.dropLast()) : String(digits))
+    }
+
+    var description: String {
+        "trainer \(arguments.joined(separator: " ")): \(crashed ? "killed by signal" : "exit status") \(status)\n"
+            + "--- standard output:\n\(output)--- standard error:\n\(errorOutput)---"
+    }
+}
+
+/// A test-setup failure with a message that says what to do.
+private struct CommandLineTestError: Error, CustomStringConvertible {
+    var description: String
+}
+
+private enum TrainerExecutable {
+    /// The `trainer` built next to this test bundle (same build folder and configuration), or
+    /// `TRAINER_EXECUTABLE` when set.
+    static let location: Result<URL, CommandLineTestError> = find()
+
+    private static func find() -> Result<URL, CommandLineTestError> {
+        var folders: [URL] = []
+        if let explicit = ProcessInfo.processInfo.environment["TRAINER_EXECUTABLE"] {
+            return FileManager.default.isExecutableFile(atPath: explicit)
+                ? .success(URL(fileURLWithPath: explicit))
+                : .failure(CommandLineTestError(description: "TRAINER_EXECUTABLE=\(explicit) is not an executable file"))
+        }
+        // Linux: the test binary is .build/<configuration>/trainerPackageTests.xctest, and the bundle
+        // is its folder. macOS: the bundle is .build/<configuration>/trainerPackageTests.xctest.
+        let bundle = Bundle(for: CommandLineTests.self)
+        folders.append(bundle.bundleURL)
+        folders.append(bundle.bundleURL.deletingLastPathComponent())
+        if let executable = Bundle.main.executableURL { folders.append(executable.deletingLastPathComponent()) }
+        if let first = CommandLine.arguments.first {
+            folders.append(URL(fileURLWithPath: first).resolvingSymlinksInPath().deletingLastPathComponent())
+        }
+        #if os(Linux)
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            folders.append(URL(fileURLWithPath: path).deletingLastPathComponent())
+        }
+        #endif
+        var tried: [String] = []
+        for folder in folders {
+            let candidate = folder.appendingPathComponent("trainer").standardizedFileURL
+            guard !tried.contains(candidate.path) else { continue }
+            tried.append(candidate.path)
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue,
+               FileManager.default.isExecutableFile(atPath: candidate.path) {
+                return .success(candidate)
+            }
+        }
+        return .failure(CommandLineTestError(description:
+            "the trainer executable is not next to the test bundle (tried \(tried.joined(separator: ", "))); build it with "
+            + "`swift build -c release --build-tests` (or set TRAINER_EXECUTABLE)"))
+    }
+
+    /// Runs the trainer with `arguments` in `directory`, `input` on standard input (else nothing),
+    /// `OPENBLAS_NUM_THREADS=1`, and none of the variables an MPI job gives its processes (this
+    /// test process may have started MPI; its children are single processes of their own).
+    /// Standard output and error go to files, so no pipe can fill up and block the child.
+    static func run(_ arguments: [String], in directory: String, input: String? = nil,
+                    timeout: TimeInterval = 120) throws -> TrainerRun {
+        let executable = try location.get()
+        let scratch = try makeTemporaryDirectory("trainer-run")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let outputPath = scratch + "/stdout", errorPath = scratch + "/stderr", inputPath = scratch + "/stdin"
+        for (path, contents) in [(outputPath, ""), (errorPath, "")] + (input.map { [(inputPath, $0)] } ?? []) {
+            guard FileManager.default.createFile(atPath: path, contents: Data(contents.utf8)) else {
+                throw CommandLineTestError(description: "cannot create \(path)")
+            }
+        }
+        let outputFile = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        let errorFile = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
+        var inputFile = FileHandle.nullDevice
+        if input != nil {
+            inputFile = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
+        }
+
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let mpiPrefixes = ["OMPI_", "PMIX_", "OPAL_", "ORTE_", "PMI_"]
+        var environment = ProcessInfo.processInfo.environment.filter { key, _ in !mpiPrefixes.contains { key.hasPrefix($0) } }
+        environment["OPENBLAS_NUM_THREADS"] = "1"
+        process.environment = environment
+        process.standardInput = inputFile
+        process.standardOutput = outputFile
+        process.standardError = errorFile
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(5_000) }
+        let timedOut = process.isRunning
+        if timedOut { process.terminate() }
+        process.waitUntilExit()
+        try outputFile.close()
+        try errorFile.close()
+        if input != nil { try inputFile.close() }
+
+        let run = TrainerRun(arguments: arguments, status: process.terminationStatus,
+                             crashed: process.terminationReason != .exit,
+                             output: (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "",
+                             errorOutput: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "")
+        if timedOut { throw CommandLineTestError(description: "timed out after \(Int(timeout)) s: \(run)") }
+        return run
+    }
+}
+
+// MARK: - The shared fixture
+
+private let sharedFixture = CommandLineFixture.Holder()
+
+/// A folder with a character corpus and its dataset, a toy parallel corpus and its dataset, and
+/// a GPT and an encoder–decoder trained for three steps on them, all made by `trainer`.
+private final class CommandLineFixture: Sendable {
+    let directory: String
+    /// The text of corpus.txt.
+    let corpus: String
+    let prepareCorpus, trainGPT, generatePairs, prepareParallel, trainSeq2Seq: TrainerRun
+
+    /// The tiny GPT's config overrides: one block of 16 channels over 16 positions, 2
+    /// micro-batches of 2 sequences, a learning-rate schedule that does not depend on the length
+    /// of the run (no warm-up, decay over 8 steps), one evaluation batch at the end.
+    static func gptSettings(runDirectory: String, maxSteps: Int = 3) -> [String] {
+        [
+            "model.layers=1", "model.channels=16", "model.heads=2", "model.positions=16", "data.block_size=16",
+            "data.batch_size=4", "data.micro_batch_size=2", "optimizer.lr=1e-2", "schedule.warmup=0",
+            "schedule.decay_steps=8", "schedule.max_steps=\(maxSteps)", "eval.interval=0", "eval.batches=1", "threads=1",
+            "data.dataset=lm.h5", "run_dir=\(runDirectory)",
+        ]
+    }
+
+    /// The tiny encoder–decoder's config overrides: one encoder and one decoder block of 16 channels.
+    static let seq2seqSettings = [
+        "model.kind=seq2seq", "model.layers=1", "model.channels=16", "model.heads=2", "model.positions=16",
+        "data.block_size=16", "data.batch_size=4", "data.micro_batch_size=2", "schedule.max_steps=3", "eval.interval=0",
+        "eval.batches=1", "threads=1", "data.dataset=pairs.h5", "run_dir=seq2seq",
+    ]
+
+    /// The fixture, made on first use (a failure is reported by every test that needs it).
+    static func shared() throws -> CommandLineFixture { try sharedFixture.fixture() }
+
+    private init(directory: String, corpus: String, runs: [TrainerRun]) {
+        self.directory = directory
+        self.corpus = corpus
+        (prepareCorpus, trainGPT, generatePairs, prepareParallel, trainSeq2Seq) = (runs[0], runs[1], runs[2], runs[3], runs[4])
+    }
+
+    /// Writes the corpus and runs the five commands; removes the folder again if one fails.
+    private static func make() throws -> CommandLineFixture {
+        let directory = try makeTemporaryDirectory("trainer-cli")
+        do {
+            return try make(in: directory)
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+    }
+
+    private static func make(in directory: String) throws -> CommandLineFixture {
+        // 150 lines of 8 words from a small list: lower-case letters, spaces and newlines.
+        let words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "and", "cat", "sleeps", "while"]
+        var random = TestRandom(seed: 21)
+        let corpus = (0 ..< 150).map { _ in (0 ..< 8).map { _ in words[Int(random.next() % UInt64(words.count))] }
+            .joined(separator: " ") }.joined(separator: "\n") + "\n"
+        _ = try writeText(corpus, "corpus.txt", in: directory)
+
+        func succeeding(_ arguments: [String]) throws -> TrainerRun {
+            let run = try TrainerExecutable.run(arguments, in: directory)
+            guard run.succeeded else { throw CommandLineTestError(description: "making the fixture failed: \(run)") }
+            return run
+        }
+        let runs = [
+            try succeeding(["prepare", "--input", "corpus.txt", "--output", "lm.h5"]),
+            try succeeding(["train", "--sample", "0"] + setOptions(gptSettings(runDirectory: "gpt"))),
+            try succeeding(["prepare", "--generate", "toy-en-it", "--pairs", "200", "--output", "pairs.tsv"]),
+            try succeeding(["prepare", "--input", "pairs.tsv", "--output", "pairs.h5", "--tokenizer", "word", "--max-length", "16"]),
+            try succeeding(["train", "--sample", "0"] + setOptions(seq2seqSettings)),
+        ]
+        return CommandLineFixture(directory: directory, corpus: corpus, runs: runs)
+    }
+
+    /// Runs the trainer in the fixture's folder (or a folder inside it).
+    func run(_ arguments: [String], in subfolder: String? = nil, input: String? = nil) throws -> TrainerRun {
+        try TrainerExecutable.run(arguments, in: subfolder.map { directory + "/" + $0 } ?? directory, input: input)
+    }
+
+    /// Asserts that the trainer exits with status 1 (not a crash) and writes exactly one line to
+    /// standard error, `error: ...`, holding every one of `fragments`.
+    func assertFails(_ arguments: [String], in subfolder: String? = nil, naming fragments: [String],
+                     file: StaticString = #filePath, line: UInt = #line) throws {
+        let run = try run(arguments, in: subfolder)
+        XCTAssertFalse(run.crashed, run.description, file: file, line: line)
+        XCTAssertEqual(run.status, 1, run.description, file: file, line: line)
+        let errorLines = run.errorOutput.components(separatedBy: "\n").filter { !$0.isEmpty }
+        XCTAssertEqual(errorLines.count, 1, "one line on standard error: \(run.description)", file: file, line: line)
+        XCTAssertEqual(errorLines.first?.hasPrefix("error: "), true, run.description, file: file, line: line)
+        for fragment in fragments {
+            XCTAssertTrue(run.errorOutput.contains(fragment), "'\(fragment)' is missing: \(run.description)", file: file, line: line)
+        }
+    }
+
+    /// Makes the fixture once, and removes its folder when the class is done.
+    final class Holder: @unchecked Sendable {
+        private let lock = NSLock()
+        private var made: Result<CommandLineFixture, any Error>?
+
+        func fixture() throws -> CommandLineFixture {
+            lock.lock()
+            defer { lock.unlock() }
+            if made == nil { made = Result { try CommandLineFixture.make() } }
+            return try made!.get()
+        }
+
+        func remove() {
+            lock.lock()
+            defer { lock.unlock() }
+            if case .success(let fixture)? = made { try? FileManager.default.removeItem(atPath: fixture.directory) }
+            made = nil
+        }
+    }
+}
