@@ -20,7 +20,7 @@ struct Sample: ParsableCommand {
     var topK = 200
 
     @Option(help: "Random seed.")
-    var seed = 1337
+    var seed: UInt64 = 1337
 
     @OptionGroup var threads: ThreadsOption
 
@@ -32,7 +32,7 @@ struct Sample: ParsableCommand {
     func run() throws {
         try guarded {
             try Commands.sample(checkpoint: checkpoint.checkpoint, prompt: prompt,
-                                options: SamplingOptions(tokens: tokens, temperature: temperature, topK: topK, seed: UInt64(seed)),
+                                options: SamplingOptions(tokens: tokens, temperature: temperature, topK: topK, seed: seed),
                                 threads: threads.threads)
         }
     }

@@ -63,7 +63,7 @@ final class CommandLineTests: XCTestCase {
         let run = fixture.trainGPT
         let config = try ConfigLoader.load(path: nil, overrides: CommandLineFixture.gptSettings(runDirectory: "gpt"))
         let vocabulary = Set(fixture.corpus.unicodeScalars).count
-        let parameters = try GPTShape(config: config, vocabulary: vocabulary).layout().makeStore().count
+        let parameters = GPTModel.layout(config.resolvedModel, vocabulary: vocabulary).makeStore().count
         XCTAssertTrue(run.lines.contains("gpt: \(parameters) parameters, 1 ranks × 1 threads, 2 micro-batches of 2 sequences per step"),
                       run.description)
         // nanoGPT's initialisation gives nearly uniform predictions: the first loss is about ln V.
@@ -91,8 +91,8 @@ final class CommandLineTests: XCTestCase {
         let run = fixture.trainSeq2Seq
         let config = try ConfigLoader.load(path: nil, overrides: CommandLineFixture.seq2seqSettings)
         let dataset = try ParallelDataset(path: fixture.directory + "/pairs.h5")
-        let parameters = try Seq2SeqShape(config: config, sourceVocabulary: dataset.sourceTokenizer.count,
-                                          targetVocabulary: dataset.targetTokenizer.count).layout().makeStore().count
+        let parameters = Seq2SeqModel.layout(config.resolvedModel, sourceVocabulary: dataset.sourceTokenizer.count,
+                                             targetVocabulary: dataset.targetTokenizer.count).makeStore().count
         XCTAssertNotNil(run.line(startingWith: "seq2seq: \(parameters) parameters, 1 ranks × 1 threads"), run.description)
         let evaluation = try XCTUnwrap(run.line(startingWith: "step 3: train loss "), run.description)
         for metric in ["val loss", "bleu", "chrf", "cer", "wer"] { XCTAssertTrue(evaluation.contains(metric), evaluation) }
@@ -212,7 +212,7 @@ final class CommandLineTests: XCTestCase {
         let vocabulary = Set(fixture.corpus.unicodeScalars).count
         XCTAssertTrue(run.lines.contains("tokenizer: char, \(vocabulary) tokens"), run.description)
         let config = try ConfigLoader.load(path: nil, overrides: CommandLineFixture.gptSettings(runDirectory: "gpt"))
-        let store = try GPTShape(config: config, vocabulary: vocabulary).layout().makeStore()
+        let store = GPTModel.layout(config.resolvedModel, vocabulary: vocabulary).makeStore()
         for entry in store.entries {
             let line = run.lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("/model/\(entry.name) ") }
             XCTAssertNotNil(line, "/model/\(entry.name) is not listed")

@@ -14,9 +14,10 @@ final class SamplerTests: XCTestCase {
     /// well above nanoGPT's 0.02) and whose logits are spread over about ±10 (the LM head scaled
     /// up), so that the most likely tokens stand apart.
     func makeModel(time: Int = SamplerTests.positions, sharing parameters: ParameterStore? = nil) -> GPTModel {
-        let shape = GPTShape(vocabulary: Self.vocabulary, positions: Self.positions, channels: 16, heads: 2, layers: 2,
-                             feedForward: 32, activation: .gelu, dropout: 0, tieEmbeddings: false)
-        let model = GPTModel(shape: shape, limits: ActivationLimits(batch: 1, time: time), parameters: parameters)
+        let config = modelConfig(positions: Self.positions, channels: 16, heads: 2, layers: 2, feedForward: 32,
+                                 tieEmbeddings: false)
+        let model = GPTModel(config: config, vocabulary: Self.vocabulary, limits: ActivationLimits(batch: 1, time: time),
+                             parameters: parameters)
         guard parameters == nil else { return model }
         model.initialize(seed: 5)
         var random = TestRandom(seed: 5)
@@ -30,7 +31,7 @@ final class SamplerTests: XCTestCase {
     func nextLogits(_ model: GPTModel, _ context: [Int32], window: Int = SamplerTests.positions) -> [Double] {
         let input = Array(context.suffix(window))
         model.forward(tokens: input, targets: nil, batch: 1, time: input.count, parallelism: .serial)
-        let V = model.shape.vocabulary
+        let V = model.vocabulary
         return (0 ..< V).map { Double(model.logits[(input.count - 1) * V + $0]) }
     }
 
