@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Multi-process tests (run by launch/test.sh after the unit tests): the determinism contract of
-# DESIGN.md under mpirun, and failures that must take the whole job down with a message.
+# ARCHITECTURE.md ("Determinism") under mpirun, and failures that must take the whole job down with a message.
 # Uses the release binary; ranks beyond the cores are oversubscribed, one BLAS thread per rank.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

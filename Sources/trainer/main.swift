@@ -5,7 +5,8 @@ import TrainerKit
 // OpenBLAS chose its kernels when it was loaded; apply the `blas_kernel` setting (by default the
 // fastest kernels this CPU runs) before anything else, restarting the process if needed.
 do {
-    try BLASKernel.selectAtStartUp()
+    try BLASKernel.selectAtStartUp(BLASKernel.requestedChoice(arguments: CommandLine.arguments,
+                                                              environment: ProcessInfo.processInfo.environment))
 } catch let error as TrainerError {
     FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
     exit(1)

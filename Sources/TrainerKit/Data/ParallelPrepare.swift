@@ -22,7 +22,7 @@ public struct ParallelPrepareOptions: Sendable {
 
 /// `trainer prepare` for parallel corpora: a TSV file (source<TAB>target per line, the
 /// Tatoeba/ManyThings format; further columns are ignored) or a pair of aligned files (Moses style,
-/// train.en + train.it) → an HDF5 `parallel` dataset (DESIGN.md):
+/// train.en + train.it) → an HDF5 `parallel` dataset (ARCHITECTURE.md, "Dataset"):
 ///
 ///     /tokenizer                  attrs: shared ("true"/"false"), kind; when shared the tokenizer itself,
 ///                                 else groups source/ and target/, each a tokenizer

@@ -1,6 +1,6 @@
 import Foundation
 
-/// `trainer prepare`: text corpora → HDF5 datasets (DESIGN.md "HDF5 dataset").
+/// `trainer prepare`: text corpora → HDF5 datasets (ARCHITECTURE.md, "Dataset").
 public enum Prepare {
     /// What `prepareLanguageModel` did, for the report.
     public struct Report: Sendable {

@@ -10,7 +10,7 @@ final class TokenWriter {
     var lengths: [Int]
 
     init(file: HDF5File, vocabulary: Int, splits: [String], name: String = "tokens") throws {
-        let wide = vocabulary > Int(UInt16.max)  // DESIGN.md: uint32 if vocab > 65535
+        let wide = vocabulary > Int(UInt16.max)  // ARCHITECTURE.md "Dataset": uint32 if vocab > 65535
         self.wide = wide
         datasets = try splits.map { split in
             wide ? try file.createDataset("\(split)/\(name)", of: UInt32.self, shape: [0], maxShape: [nil], chunk: [TokenWriter.chunk], deflate: 1)

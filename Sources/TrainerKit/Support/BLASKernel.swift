@@ -14,8 +14,9 @@ import Foundation
 /// - a family name (`Haswell`, `SkylakeX`, `Cooperlake`, ...): that one; an error if the CPU
 ///   lacks its instructions.
 ///
-/// The choice is read before anything else runs, from `--set blas_kernel=...`, then the variable
-/// `TRAINER_BLAS_KERNEL`, then the `blas_kernel` key of the `--config` file.
+/// The choice is read before anything else runs (`requestedChoice`, with the config), from
+/// `--set blas_kernel=...`, then the variable `TRAINER_BLAS_KERNEL`, then the `blas_kernel` key of
+/// the `--config` file.
 public enum BLASKernel {
     /// The family OpenBLAS runs (`openblas_get_corename`), e.g. "Cooperlake".
     public static var current: String { String(cString: openblas_get_corename()) }
@@ -106,12 +107,11 @@ public enum BLASKernel {
     /// Variable through which a re-executed process learns what its parent inherited.
     static let inheritedVariable = "TRAINER_BLAS_INHERITED"
 
-    /// Applies the `blas_kernel` setting before OpenBLAS runs its first product: re-executes this
+    /// Applies the `blas_kernel` setting `choice` before OpenBLAS runs its first product: re-executes this
     /// program with `OPENBLAS_CORETYPE` set when another family is needed (this call then does not
     /// return), and sets `summary`. Call it first thing in `main`.
-    public static func selectAtStartUp(arguments: [String] = CommandLine.arguments,
+    public static func selectAtStartUp(_ choice: Choice,
                                        environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        let choice = try requestedChoice(arguments: arguments, environment: environment)
         let inherited = environment["OPENBLAS_CORETYPE"].map { "OPENBLAS_CORETYPE=\($0)" } ?? "OpenBLAS's detection"
         if let parent = environment[inheritedVariable] {
             // The re-executed process: report, never restart again.
@@ -137,27 +137,5 @@ public enum BLASKernel {
         let better = runnable().last.flatMap { level($0) > level(loaded) ? $0 : nil }
         summary = "OpenBLAS kernel \(loaded) (blas_kernel \(choice), from \(inherited)"
             + (better.map { "; this CPU can run \($0)" } ?? "") + ")"
-    }
-
-    /// The setting in force: the last `--set blas_kernel=X`, else `TRAINER_BLAS_KERNEL`, else the
-    /// `blas_kernel` key of the `--config` file (if it loads), else `auto`.
-    public static func requestedChoice(arguments: [String], environment: [String: String]) throws -> Choice {
-        var fromSet: String?, configPath: String?
-        var i = 1
-        while i < arguments.count {
-            let argument = arguments[i]
-            let (option, inlineValue): (String, String?) = argument.hasPrefix("--") && argument.contains("=")
-                ? (String(argument.prefix { $0 != "=" }), String(argument.drop { $0 != "=" }.dropFirst()))
-                : (argument, nil)
-            let value = inlineValue ?? (i + 1 < arguments.count ? arguments[i + 1] : nil)
-            if inlineValue == nil && (option == "--set" || option == "--config") { i += 1 }
-            if option == "--set", let value, value.hasPrefix("blas_kernel=") { fromSet = String(value.dropFirst("blas_kernel=".count)) }
-            if option == "--config" { configPath = value }
-            i += 1
-        }
-        if let fromSet { return try Choice(fromSet) }
-        if let text = environment["TRAINER_BLAS_KERNEL"] { return try Choice(text) }
-        if let configPath, let config = try? ConfigLoader.load(path: configPath) { return try Choice(config.blasKernel) }
-        return .auto
     }
 }

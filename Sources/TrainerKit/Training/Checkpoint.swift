@@ -1,6 +1,6 @@
 import Foundation
 
-/// A training checkpoint in HDF5 (DESIGN.md "HDF5 checkpoint"): the model's parameters as
+/// A training checkpoint in HDF5 (ARCHITECTURE.md, "Checkpoint"): the model's parameters as
 /// `/model/<name>`, AdamW's state under `/optimizer`, the tokenizer, the metrics history, and under
 /// `/state` what an exact resume needs besides the step (the gradient-sum exponents).
 public struct Checkpoint {

@@ -34,7 +34,7 @@ final class PrepareTests: XCTestCase {
         XCTAssertEqual(report.trainTokens, dataset.counts[.train]!)
         let decoded = tokenizer.decode(try readAll(dataset, .train) + readAll(dataset, .val))
         XCTAssertEqual(decoded, text + "Zzz\n")
-        // Attributes of the DESIGN.md layout.
+        // Attributes of the layout in ARCHITECTURE.md, "Dataset".
         let file = try HDF5File(path: output, mode: .readOnly)
         XCTAssertEqual(try file.stringAttribute("format"), "trainer-dataset")
         XCTAssertEqual(try file.intAttribute("format_version"), 1)
