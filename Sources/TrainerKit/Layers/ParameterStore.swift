@@ -62,6 +62,24 @@ public final class ParameterStore: @unchecked Sendable {
         0 ..< (entries.firstIndex { $0.name.hasPrefix(prefix) } ?? entries.count)
     }
 
+    /// Initialises every tensor by its role: biases and norm shifts 0, norm scales 1, and element i
+    /// of a matrix or embedding `entry` as `draw(entry, stream, i)`, where `stream` is the tensor's
+    /// own Philox stream (seed, "INIT", tensor index): the result depends only on the seed.
+    public func initialize(seed: UInt64, matrices draw: (Entry, RandomStream, Int) -> Float) {
+        for (index, entry) in entries.enumerated() {
+            let tensor = values.pointer + entry.offset
+            switch entry.role {
+            case .bias, .normBias:
+                tensor.update(repeating: 0, count: entry.count)
+            case .normWeight:
+                tensor.update(repeating: 1, count: entry.count)
+            case .weight, .residualWeight, .embedding:
+                let stream = RandomStream(seed: seed, 0x494E_4954, UInt32(index), 0)  // "INIT"
+                for i in 0 ..< entry.count { tensor[i] = draw(entry, stream, i) }
+            }
+        }
+    }
+
     /// The value and gradient views of `name` (a programming error if it does not exist).
     public func view(_ name: String) -> ParameterView {
         guard let entry = entry(name) else { preconditionFailure("no parameter named \(name)") }

@@ -89,18 +89,8 @@ public final class GPTModel {
     /// Every tensor draws from its own Philox stream, so the result depends only on the seed.
     public func initialize(seed: UInt64) {
         let residualStd = 0.02 / (2 * Double(config.layers)).squareRoot()
-        for (index, entry) in parameters.entries.enumerated() {
-            let values = parameters.values.pointer + entry.offset
-            switch entry.role {
-            case .bias, .normBias:
-                values.update(repeating: 0, count: entry.count)
-            case .normWeight:
-                values.update(repeating: 1, count: entry.count)
-            case .weight, .residualWeight, .embedding:
-                let std = entry.role == .residualWeight ? residualStd : 0.02
-                let stream = RandomStream(seed: seed, 0x494E_4954, UInt32(index), 0)  // "INIT"
-                for i in 0 ..< entry.count { values[i] = Float(stream.normal(i) * std) }
-            }
+        parameters.initialize(seed: seed) { entry, stream, i in
+            Float(stream.normal(i) * (entry.role == .residualWeight ? residualStd : 0.02))
         }
     }
 

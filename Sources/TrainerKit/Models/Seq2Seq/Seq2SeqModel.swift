@@ -128,18 +128,9 @@ public final class Seq2SeqModel {
     /// the second dimension, fan-out the first, as PyTorch computes them), biases 0, norms 1 and 0.
     /// Each tensor draws from its own Philox stream.
     public func initialize(seed: UInt64) {
-        for (index, entry) in parameters.entries.enumerated() {
-            let values = parameters.values.pointer + entry.offset
-            switch entry.role {
-            case .bias, .normBias:
-                values.update(repeating: 0, count: entry.count)
-            case .normWeight:
-                values.update(repeating: 1, count: entry.count)
-            case .weight, .residualWeight, .embedding:
-                let bound = (6 / Double(entry.shape[0] + entry.shape[1])).squareRoot()
-                let stream = RandomStream(seed: seed, 0x494E_4954, UInt32(index), 0)
-                for i in 0 ..< entry.count { values[i] = Float((2 * stream.uniformDouble(i) - 1) * bound) }
-            }
+        parameters.initialize(seed: seed) { entry, stream, i in
+            let bound = (6 / Double(entry.shape[0] + entry.shape[1])).squareRoot()
+            return Float((2 * stream.uniformDouble(i) - 1) * bound)
         }
     }
 
