@@ -31,10 +31,13 @@ let package = Package(
         // C kernels that need explicit vector instructions, picked at run time from the CPU's features.
         .target(name: "CKernels"),
 
+        // bf16 matrix products on oneDNN (libdnnl-dev) and fp32 <-> bf16 conversions.
+        .target(name: "CBF16", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
+
         // The library: kernels, model, tokenizers, storage, distributed, training.
         .target(
             name: "TrainerKit",
-            dependencies: ["CBLAS", "CMPI", "CHDF5", "CKernels", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CBLAS", "CMPI", "CHDF5", "CKernels", "CBF16", .product(name: "Yams", package: "Yams")],
             // The default corpus (public domain, see Resources/shakespeare.README.md), shipped unchanged.
             resources: [.copy("Resources/shakespeare.txt"), .copy("Resources/shakespeare.README.md")],
             swiftSettings: kernelSettings

@@ -4,7 +4,7 @@
 # that is already there.
 set -euo pipefail
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev hdf5-tools pkg-config)
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev hdf5-tools libdnnl-dev pkg-config)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -110,7 +110,22 @@ big=(--set model.channels=256 --set model.layers=3 --set schedule.max_steps=3)
 run 2 g2 3 "${big[@]}"
 same_model g1 g2 && pass "a 2.4M-parameter model (several buckets): 1 process = 2 ranks" || fail "several buckets: 1 vs 2 ranks differ"
 
-# 11. blas_kernel under mpirun: with OPENBLAS_CORETYPE=Haswell inherited, `auto` re-executes every
+# 11. precision: bf16 (matrix products on oneDNN) keeps the contract: 1, 2 and 4 ranks write identical
+#     /model, and a 4-rank checkpoint resumed on 2 ranks equals one process.
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+  "$trainer" train "${common[@]}" --set precision=bf16 --set run_dir=h1 --set schedule.max_steps=12 > h1.log 2>&1
+  run 2 h2 12 --set precision=bf16
+  run 4 h4 12 --set precision=bf16
+  run 4 hr 6 --set precision=bf16
+  run 2 hr 12 --set precision=bf16 --resume
+  grep -q "precision bf16" h1.log && same_model h1 h2 && same_model h1 h4 && same_model h1 hr \
+    && ! same_model w1 h1 && pass "precision bf16: 1, 2 and 4 ranks and a resume across rank counts write identical /model" \
+    || fail "precision bf16 across ranks: $(grep -m1 "precision" h1.log)"
+else
+  echo "skipped: precision bf16 under mpirun needs a CPU with avx512_bf16, which this one lacks"
+fi
+
+# 12. blas_kernel under mpirun: with OPENBLAS_CORETYPE=Haswell inherited, `auto` re-executes every
 #    rank with the CPU's best family before MPI starts (and the ranks still agree bit for bit with
 #    one process); `inherit` keeps Haswell.
 best=$("$trainer" bench kernels --list-kernels | tail -n 1)

@@ -35,6 +35,9 @@ public struct RunConfig: Codable, Sendable, Equatable {
     /// `OPENBLAS_CORETYPE`), `inherit` (keep the environment's), or a name such as `SkylakeX`.
     /// Applied at start-up, before the config is otherwise read (see `BLASKernel`).
     public var blasKernel = "auto"
+    /// Number format of the matrix products: `fp32`, `bf16` (bf16 inputs, fp32 accumulation; needs
+    /// avx512_bf16) or `auto` (bf16 where the CPU has native bf16 products).
+    public var precision = PrecisionChoice.fp32
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, data, optimizer, schedule, eval, checkpoint, seed
@@ -44,6 +47,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
         case syncCheckInterval = "sync_check_interval"
         case logInterval = "log_interval"
         case blasKernel = "blas_kernel"
+        case precision
     }
 
     /// The default configuration.

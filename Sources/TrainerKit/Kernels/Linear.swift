@@ -65,6 +65,18 @@ public enum Linear {
                     beta: piece == 0 ? 1 : 0, c: target, ldc: C)
             }
         }
+        finishBackward(weightGradient: weightGradient, partials: partials, pieces: pieces, biasGradient: biasGradient,
+                       outputGradient: outputGradient, rows: N, inputChannels: C, outputChannels: OC, parallelism: parallelism)
+    }
+
+    /// The end of a backward pass: adds the per-piece weight-gradient partials (pieces 1...) into
+    /// `weightGradient` in piece order, and the bias gradient's column sums in row order; channels
+    /// split between threads. Shared by the fp32 and bf16 backward passes.
+    static func finishBackward(
+        weightGradient: UnsafeMutablePointer<Float>?, partials: UnsafeMutablePointer<Float>?, pieces: Int,
+        biasGradient: UnsafeMutablePointer<Float>?, outputGradient: UnsafePointer<Float>,
+        rows N: Int, inputChannels C: Int, outputChannels OC: Int, parallelism: Parallelism
+    ) {
         guard weightGradient != nil || biasGradient != nil else { return }
         parallelism.forEachPiece(count: OC) { _, channels in
             if let weightGradient, let partials {

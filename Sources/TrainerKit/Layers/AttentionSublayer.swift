@@ -96,10 +96,12 @@ public final class AttentionSublayer: ResidualSublayer {
                         memory: UnsafePointer<Float>?, context: PassContext) {
         let C = channels, rows = context.rows, threads = context.parallelism
         norm.forward(output: normalized.pointer, input: input, rows: rows, threads)
-        projections.forward(output: projected.pointer, input: normalized.readPointer, rows: rows, threads)
+        projections.forward(output: projected.pointer, input: normalized.readPointer, rows: rows, precision: context.precision,
+                            threads)
         if let memoryProjections {
             guard let memory else { preconditionFailure("cross-attention needs a memory") }
-            memoryProjections.forward(output: memoryProjected.pointer, input: memory, rows: context.memoryRows, threads)
+            memoryProjections.forward(output: memoryProjected.pointer, input: memory, rows: context.memoryRows,
+                                      precision: context.precision, threads)
         }
         let (kv, kvStride, keyOffset, valueOffset) = keyValueLayout
         let isCross = spec.kind == .cross
@@ -109,7 +111,7 @@ public final class AttentionSublayer: ResidualSublayer {
             key: kv + keyOffset, keyStride: kvStride, value: kv + valueOffset, valueStride: kvStride,
             keyMask: isCross ? context.memoryMask : context.mask, queryMask: context.mask,
             dropout: probabilityDropout(context), shape: shape(context), parallelism: threads)
-        output.forward(output: out, input: attended.readPointer, rows: rows, threads)
+        output.forward(output: out, input: attended.readPointer, rows: rows, precision: context.precision, threads)
         closeResidual(output: out, input: input, channels: C, context: context, site: dropoutSite)
     }
 
@@ -121,7 +123,8 @@ public final class AttentionSublayer: ResidualSublayer {
         // Output projection.
         let dAttended = scratch.attention.pointer
         dAttended.update(repeating: 0, count: rows * C)
-        output.backward(inputGradient: dAttended, outputGradient: dBranch, input: attended.readPointer, rows: rows, threads)
+        output.backward(inputGradient: dAttended, outputGradient: dBranch, input: attended.readPointer, rows: rows,
+                        precision: context.precision, scratch: scratch, threads)
         // Attention.
         let dProjected = scratch.wide.pointer
         dProjected.update(repeating: 0, count: rows * projections.outputs)
@@ -140,10 +143,10 @@ public final class AttentionSublayer: ResidualSublayer {
         let dNormalized = scratch.branch.pointer
         dNormalized.update(repeating: 0, count: rows * C)
         projections.backward(inputGradient: dNormalized, outputGradient: dProjected, input: normalized.readPointer,
-                             rows: rows, threads)
+                             rows: rows, precision: context.precision, scratch: scratch, threads)
         if let memoryProjections, let memory {
             memoryProjections.backward(inputGradient: memoryGradient, outputGradient: dKeyValue, input: memory,
-                                       rows: context.memoryRows, threads)
+                                       rows: context.memoryRows, precision: context.precision, scratch: scratch, threads)
         }
         norm.backward(inputGradient: streamGradient, outputGradient: dNormalized, input: input, rows: rows, threads)
     }

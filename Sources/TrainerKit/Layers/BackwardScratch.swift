@@ -10,6 +10,9 @@ public final class BackwardScratch: @unchecked Sendable {
     let hidden: FloatBuffer
     /// (memoryRows, 2C): gradient of the cross-attention k|v projections.
     let memory: FloatBuffer
+    /// bf16 copy of a Linear layer's output gradient (`precision: bf16`), grown on demand.
+    private var bf16Buffer: UnsafeMutablePointer<UInt16>?
+    private var bf16Capacity = 0
 
     /// Scratch for a model of width `channels` and feed-forward width `feedForward`.
     public init(limits: ActivationLimits, channels C: Int, feedForward: Int) {
@@ -19,5 +22,17 @@ public final class BackwardScratch: @unchecked Sendable {
         wide = FloatBuffer(count: rows * max(3 * C, feedForward))
         hidden = FloatBuffer(count: rows * feedForward)
         memory = FloatBuffer(count: limits.memoryRows * 2 * C)
+    }
+
+    deinit { bf16Buffer?.deallocate() }
+
+    /// A bf16 buffer of at least `count` values (its contents are the caller's until the next call).
+    func bf16(count: Int) -> UnsafeMutablePointer<UInt16> {
+        if bf16Capacity < count {
+            bf16Buffer?.deallocate()
+            bf16Buffer = alignedAllocate(UInt16.self, count: count)
+            bf16Capacity = count
+        }
+        return bf16Buffer!
     }
 }

@@ -51,7 +51,7 @@ public final class FeedForwardSublayer: ResidualSublayer {
                         memory: UnsafePointer<Float>?, context: PassContext) {
         let rows = context.rows, threads = context.parallelism, count = rows * hiddenWidth
         norm.forward(output: normalized.pointer, input: input, rows: rows, threads)
-        linear1.forward(output: hidden.pointer, input: normalized.readPointer, rows: rows, threads)
+        linear1.forward(output: hidden.pointer, input: normalized.readPointer, rows: rows, precision: context.precision, threads)
         switch spec.activation {
         case .relu:
             ReLU.forward(output: activated.pointer, input: hidden.readPointer, count: count, parallelism: threads)
@@ -62,7 +62,7 @@ public final class FeedForwardSublayer: ResidualSublayer {
             GELU.forward(output: activated.pointer, input: hidden.readPointer, count: count, approximation: .tanh,
                          parallelism: threads)
         }
-        linear2.forward(output: output, input: activated.readPointer, rows: rows, threads)
+        linear2.forward(output: output, input: activated.readPointer, rows: rows, precision: context.precision, threads)
         closeResidual(output: output, input: input, channels: channels, context: context, site: dropoutSite)
     }
 
@@ -73,7 +73,8 @@ public final class FeedForwardSublayer: ResidualSublayer {
         let dBranch = branchGradient(streamGradient, scratch: scratch, channels: channels, context: context, site: dropoutSite)
         let dActivated = scratch.wide.pointer
         dActivated.update(repeating: 0, count: count)
-        linear2.backward(inputGradient: dActivated, outputGradient: dBranch, input: activated.readPointer, rows: rows, threads)
+        linear2.backward(inputGradient: dActivated, outputGradient: dBranch, input: activated.readPointer, rows: rows,
+                         precision: context.precision, scratch: scratch, threads)
         let dHidden = scratch.hidden.pointer
         dHidden.update(repeating: 0, count: count)
         switch spec.activation {
@@ -89,7 +90,8 @@ public final class FeedForwardSublayer: ResidualSublayer {
         }
         let dNormalized = scratch.branch.pointer
         dNormalized.update(repeating: 0, count: rows * channels)
-        linear1.backward(inputGradient: dNormalized, outputGradient: dHidden, input: normalized.readPointer, rows: rows, threads)
+        linear1.backward(inputGradient: dNormalized, outputGradient: dHidden, input: normalized.readPointer, rows: rows,
+                         precision: context.precision, scratch: scratch, threads)
         norm.backward(inputGradient: streamGradient, outputGradient: dNormalized, input: input, rows: rows, threads)
     }
 }

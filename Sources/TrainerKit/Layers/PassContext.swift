@@ -16,10 +16,13 @@ public struct PassContext: @unchecked Sendable {
     public var dropout: DropoutContext?
     /// Threads for the kernels.
     public var parallelism: Parallelism
+    /// The number format of the matrix products.
+    public var precision: Precision
 
     public init(
         batch: Int, time: Int, memoryTime: Int = 0, mask: UnsafePointer<UInt8>? = nil,
-        memoryMask: UnsafePointer<UInt8>? = nil, dropout: DropoutContext? = nil, parallelism: Parallelism = .serial
+        memoryMask: UnsafePointer<UInt8>? = nil, dropout: DropoutContext? = nil, parallelism: Parallelism = .serial,
+        precision: Precision = .fp32
     ) {
         self.batch = batch
         self.time = time
@@ -28,6 +31,7 @@ public struct PassContext: @unchecked Sendable {
         self.memoryMask = memoryMask
         self.dropout = dropout
         self.parallelism = parallelism
+        self.precision = precision
     }
 
     /// B·T rows of activations.

@@ -198,7 +198,8 @@ public final class Trainer {
         log(String(format: "%@: %d parameters, %d ranks × %d threads, %d micro-batches of %d sequences per step",
                    task.modelKind, task.parameters.count, communicator.size, parallelism.threads, microBatches,
                    config.data.microBatchSize))
-        log("\(BLASKernel.summary); MFU against the \(machine.description) per rank")
+        log("\(BLASKernel.summary); precision \(try config.precision.resolved().rawValue)"
+            + (config.precision == .auto ? " (auto)" : "") + "; MFU against the \(machine.description) per rank")
         var lastEvaluated = -1
         while step < maxSteps {
             if config.eval.interval > 0 && step % config.eval.interval == 0 {

@@ -229,7 +229,7 @@ final class ConfigTests: XCTestCase {
                            + "norm_epsilon, label_smoothing)")
         XCTAssertEqual(message { try self.load("learning_rate_schedule: {}\n") },
                        "config run.yaml: unknown key 'learning_rate_schedule' (valid keys: model, data, optimizer, "
-                           + "schedule, eval, checkpoint, seed, run_dir, threads, reduction, overlap_reduction, sync_check_interval, log_interval, blas_kernel)")
+                           + "schedule, eval, checkpoint, seed, run_dir, threads, reduction, overlap_reduction, sync_check_interval, log_interval, blas_kernel, precision)")
     }
 
     func testScalarWhereAMappingIsExpected() {
@@ -239,7 +239,7 @@ final class ConfigTests: XCTestCase {
                        "config run.yaml: eval: expected a mapping of keys (interval, batches, beam, length_penalty), found a list")
         XCTAssertEqual(message { try self.load("just text\n") },
                        "config run.yaml: expected a mapping of keys (model, data, optimizer, schedule, eval, "
-                           + "checkpoint, seed, run_dir, threads, reduction, overlap_reduction, sync_check_interval, log_interval, blas_kernel) at the top level, "
+                           + "checkpoint, seed, run_dir, threads, reduction, overlap_reduction, sync_check_interval, log_interval, blas_kernel, precision) at the top level, "
                            + "found 'just text'")
         XCTAssertEqual(message { try self.load("optimizer:\n  lr: {value: 1}\n") },
                        "config run.yaml: optimizer.lr: expected a single value, found a mapping")

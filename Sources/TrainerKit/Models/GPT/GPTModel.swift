@@ -11,6 +11,8 @@ public final class GPTModel {
     public let vocabulary: Int
     public let parameters: ParameterStore
     public let limits: ActivationLimits
+    /// The number format of the matrix products (`precision` of the run config).
+    public var precision = Precision.fp32
     let stack: TransformerStack
     let finalNorm: LayerNormLayer
     let head: LinearLayer
@@ -103,7 +105,7 @@ public final class GPTModel {
                         parallelism: Parallelism) -> CrossEntropy.Total? {
         precondition(batch <= limits.batch && time <= limits.time && time <= config.positions,
                      "GPT forward: (\(batch), \(time)) exceeds the limits \(limits)")
-        let context = PassContext(batch: batch, time: time, dropout: dropout, parallelism: parallelism)
+        let context = PassContext(batch: batch, time: time, dropout: dropout, parallelism: parallelism, precision: precision)
         lastContext = context
         let rows = context.rows, C = config.channels, V = vocabulary
         tokens.update(from: input, count: rows)
@@ -115,7 +117,7 @@ public final class GPTModel {
         dropout?.applyInPlace(embedded.pointer, count: rows * C, site: embeddingSite, parallelism: parallelism)
         let x = stack.forward(input: embedded.readPointer, context: context)
         finalNorm.forward(output: normalized.pointer, input: x, rows: rows, parallelism)
-        head.forward(output: logits.pointer, input: normalized.readPointer, rows: rows, parallelism)
+        head.forward(output: logits.pointer, input: normalized.readPointer, rows: rows, precision: precision, parallelism)
         guard let target else { return nil }
         targets.update(from: target, count: rows)
         return CrossEntropy.forward(losses: losses.pointer, probabilities: logits.pointer, logits: logits.readPointer,
@@ -138,7 +140,7 @@ public final class GPTModel {
         let dNormalized = scratch.branch.pointer
         dNormalized.update(repeating: 0, count: rows * C)
         head.backward(inputGradient: dNormalized, outputGradient: logitsGradient.readPointer,
-                      input: normalized.readPointer, rows: rows, threads)
+                      input: normalized.readPointer, rows: rows, precision: context.precision, scratch: scratch, threads)
         streamGradient.pointer.update(repeating: 0, count: rows * C)
         finalNorm.backward(inputGradient: streamGradient.pointer, outputGradient: dNormalized,
                            input: stack.output(input: embedded.readPointer), rows: rows, threads)

@@ -19,6 +19,7 @@ public final class GPTTask: TrainingTask {
         self.dataset = dataset
         model = GPTModel(config: config.resolvedModel, vocabulary: dataset.tokenizer.count,
                          limits: ActivationLimits(batch: sequences, time: time))
+        model.precision = try config.precision.resolved()
         inputs = alignedAllocate(Int32.self, count: sequences * time)
         targets = alignedAllocate(Int32.self, count: sequences * time)
     }

@@ -14,6 +14,8 @@ public final class Seq2SeqModel {
     public let parameters: ParameterStore
     /// Batch, longest target (time) and longest source (memoryTime) this instance can hold.
     public let limits: ActivationLimits
+    /// The number format of the matrix products (`precision` of the run config).
+    public var precision = Precision.fp32
     let encoder: TransformerStack
     let decoder: TransformerStack
     let encoderNorm: LayerNormLayer, decoderNorm: LayerNormLayer
@@ -152,7 +154,8 @@ public final class Seq2SeqModel {
         let rows = batch * S
         sourceTokens.update(from: source, count: rows)
         sourceMask.update(from: mask, count: rows)
-        let context = PassContext(batch: batch, time: S, mask: sourceMask, dropout: dropout, parallelism: parallelism)
+        let context = PassContext(batch: batch, time: S, mask: sourceMask, dropout: dropout, parallelism: parallelism,
+                                  precision: precision)
         embed(sourceEmbedded, tokens: sourceTokens, table: "source_embedding/weight", batch: batch, time: S, site: sourceSite,
               dropout: dropout, parallelism: parallelism)
         let x = encoder.forward(input: sourceEmbedded.readPointer, context: context)
@@ -172,12 +175,13 @@ public final class Seq2SeqModel {
         targetTokens.update(from: target, count: rows)
         targetMask.update(from: mask, count: rows)
         let context = PassContext(batch: batch, time: T, memoryTime: S, mask: targetMask, memoryMask: sourceMask,
-                                  dropout: dropout, parallelism: parallelism)
+                                  dropout: dropout, parallelism: parallelism, precision: precision)
         embed(targetEmbedded, tokens: targetTokens, table: "target_embedding/weight", batch: batch, time: T, site: targetSite,
               dropout: dropout, parallelism: parallelism)
         let x = decoder.forward(input: targetEmbedded.readPointer, memory: memory.readPointer, context: context)
         decoderNorm.forward(output: decoderNormalized.pointer, input: x, rows: rows, parallelism)
-        projection.forward(output: logits.pointer, input: decoderNormalized.readPointer, rows: rows, parallelism)
+        projection.forward(output: logits.pointer, input: decoderNormalized.readPointer, rows: rows, precision: precision,
+                           parallelism)
         lastContexts = (lastContexts?.encoder ?? context, context)
         guard let label else { return nil }
         labels.update(from: label, count: rows)
@@ -204,7 +208,8 @@ public final class Seq2SeqModel {
         let dNormalized = scratch.branch.pointer
         dNormalized.update(repeating: 0, count: targetRows * C)
         projection.backward(inputGradient: dNormalized, outputGradient: logitsGradient.readPointer,
-                            input: decoderNormalized.readPointer, rows: targetRows, threads)
+                            input: decoderNormalized.readPointer, rows: targetRows, precision: decoderContext.precision,
+                            scratch: scratch, threads)
         targetStream.pointer.update(repeating: 0, count: targetRows * C)
         decoderNorm.backward(inputGradient: targetStream.pointer, outputGradient: dNormalized,
                              input: decoder.output(input: targetEmbedded.readPointer), rows: targetRows, threads)

@@ -39,6 +39,7 @@ public final class Seq2SeqTask: TrainingTask {
         model = Seq2SeqModel(config: sizes, sourceVocabulary: dataset.sourceTokenizer.count,
                              targetVocabulary: dataset.targetTokenizer.count, batch: sequences, sourceLength: longest,
                              targetLength: longest)
+        model.precision = try config.precision.resolved()
         let order = (0 ..< dataset.counts[.train]!).sorted {
             let a = max(dataset.length(.train, .source, $0), dataset.length(.train, .target, $0))
             let b = max(dataset.length(.train, .source, $1), dataset.length(.train, .target, $1))
