@@ -172,3 +172,30 @@ void trainer_bf16_to_f32(const uint16_t *src, float *dst, long count) {
         memcpy(dst + i, &bits, 4);
     }
 }
+
+#if defined(__x86_64__)
+// 16 independent chains, as the fp32 FMA micro-benchmark (Sources/CKernels/peak.c).
+__attribute__((target("avx512f,avx512bf16,avx512vl")))
+static double dotPeak(long iterations) {
+    __m512 acc[16];
+    __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3380);  // 1.0, ~6e-8
+    for (int c = 0; c < 16; c++) acc[c] = _mm512_set1_ps((float)c);
+    for (long i = 0; i < iterations; i++) {
+        _Pragma("clang loop unroll(full)")
+        for (int c = 0; c < 16; c++) acc[c] = _mm512_dpbf16_ps(acc[c], a, b);
+    }
+    __m512 sum = acc[0];
+    for (int c = 1; c < 16; c++) sum = _mm512_add_ps(sum, acc[c]);
+    volatile float sink = _mm512_reduce_add_ps(sum);
+    (void)sink;
+    return 2.0 * 32 * 16 * (double)iterations;
+}
+#endif
+
+double trainer_bf16_dot_peak(long iterations) {
+#if defined(__x86_64__)
+    if (trainer_bf16_native()) return dotPeak(iterations);
+#endif
+    (void)iterations;
+    return 0;
+}

@@ -32,11 +32,11 @@ struct Bench: ParsableCommand {
                     results.append(try StepBench.run(config: runConfig, threads: count, steps: steps, log: say))
                 }
                 for r in results { say("MFU with \(r.threads) thread(s) per rank is against the \(r.peak.description)") }
-                say("ranks threads   ms/step    tokens/s     MFU   all-reduce   peak GFLOP/s  sgemm GFLOP/s   parameters")
+                say("ranks threads   ms/step    tokens/s     MFU   all-reduce   peak GFLOP/s   gemm GFLOP/s   parameters")
                 for r in results {
                     say(String(format: "%5d %7d %9.1f %11.0f %6.1f%% %9.1f%% %14.1f %14.1f %12d", r.ranks, r.threads,
                                r.millisecondsPerStep, r.tokensPerSecond, r.mfu * 100, r.allreduceShare * 100,
-                               r.peak.flops / 1e9, r.peak.sgemm / 1e9, r.parameters))
+                               r.peak.flops / 1e9, r.peak.gemm / 1e9, r.parameters))
                 }
             }
         }

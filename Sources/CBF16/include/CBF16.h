@@ -23,4 +23,10 @@ void trainer_f32_to_bf16(const float *src, uint16_t *dst, long count);
 /// dst[i] = float(src[i]) (exact), for i < count.
 void trainer_bf16_to_f32(const uint16_t *src, float *dst, long count);
 
+/// Runs `iterations` rounds of independent bf16 dot-product accumulations (vdpbf16ps: 32 bf16
+/// products summed into 16 fp32 lanes per instruction) on one thread; returns the floating-point
+/// operations done (2 per product), or 0 on a CPU without AVX512_BF16. The caller times it: the
+/// core's bf16 peak, the ceiling of MFU in `precision: bf16`.
+double trainer_bf16_dot_peak(long iterations);
+
 #endif

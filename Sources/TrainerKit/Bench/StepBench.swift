@@ -47,7 +47,7 @@ public enum StepBench {
         let task = try TaskFactory.make(config: config)
         let trainer = try Trainer(config: config, task: task, communicator: communicator, threads: threads, resume: false,
                                   log: { _ in })
-        let machine = MachinePeak.measure(threads: threads), peak = machine.flops
+        let machine = MachinePeak.measure(threads: threads, precision: try config.precision.resolved()), peak = machine.flops
         _ = try trainer.trainStep(lr: 1e-4)
         var best = Double.infinity, share = 0.0
         for _ in 0 ..< steps {

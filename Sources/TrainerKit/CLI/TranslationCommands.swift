@@ -35,6 +35,7 @@ extension Commands {
         let specials = translator.targetTokenizer.specials!
         let targetIDs = [specials.sos] + translation
         let model = translator.model
+        model.recordsAttention = true
         let S = sourceIDs.count, T = targetIDs.count
         model.encode(source: sourceIDs, mask: [UInt8](repeating: 1, count: S), batch: 1, length: S,
                      parallelism: Parallelism(threads: threads))

@@ -43,9 +43,20 @@ public final class AttentionSublayer: ResidualSublayer {
     let normalized: FloatBuffer  // (rows, C)
     let projected: FloatBuffer  // (rows, 3C) self, (rows, C) cross
     let memoryProjected: FloatBuffer  // (memoryRows, 2C) cross
-    /// Attention probabilities of the last forward pass, (B, NH, Tq, Tk).
-    public let probabilities: FloatBuffer
+    /// Attention probabilities of the last forward pass, (B, NH, Tq, Tk), kept only when the pass
+    /// `recordsAttention` (allocated then).
+    public private(set) var probabilities: FloatBuffer?
+    /// `probabilities` of a pass that recorded them.
+    public var recordedProbabilities: FloatBuffer {
+        guard let probabilities, materialized else { preconditionFailure("attention probabilities need a pass with recordsAttention") }
+        return probabilities
+    }
+    /// Log-sum-exp of each query's scaled scores (B, NH, Tq): what `FlashAttention.backward` needs.
+    let logSumExp: FloatBuffer
     let attended: FloatBuffer  // (rows, C) attention output before the output projection
+    let limits: ActivationLimits
+    /// Whether the last forward pass ran the materialising kernel (its backward must too).
+    private var materialized = false
 
     /// `dropoutSite` numbers the residual dropout, `probabilityDropoutSite` the dropout on the
     /// attention probabilities (both only active when the pass context has dropout).
@@ -69,8 +80,8 @@ public final class AttentionSublayer: ResidualSublayer {
         normalized = FloatBuffer(count: limits.rows * C)
         projected = FloatBuffer(count: limits.rows * projections.outputs)
         memoryProjected = FloatBuffer(count: spec.kind == .cross ? limits.memoryRows * 2 * C : 0)
-        let keyTime = spec.kind == .cross ? limits.memoryTime : limits.time
-        probabilities = FloatBuffer(count: limits.batch * heads * limits.time * keyTime)
+        self.limits = limits
+        logSumExp = FloatBuffer(count: limits.batch * heads * limits.time)
         attended = FloatBuffer(count: limits.rows * C)
     }
 
@@ -105,12 +116,25 @@ public final class AttentionSublayer: ResidualSublayer {
         }
         let (kv, kvStride, keyOffset, valueOffset) = keyValueLayout
         let isCross = spec.kind == .cross
-        Attention.forward(
-            output: attended.pointer, probabilities: probabilities.pointer,
-            query: projected.readPointer, queryStride: projections.outputs,
-            key: kv + keyOffset, keyStride: kvStride, value: kv + valueOffset, valueStride: kvStride,
-            keyMask: isCross ? context.memoryMask : context.mask, queryMask: context.mask,
-            dropout: probabilityDropout(context), shape: shape(context), parallelism: threads)
+        materialized = context.recordsAttention
+        if materialized {
+            let keyTime = isCross ? limits.memoryTime : limits.time
+            if probabilities == nil { probabilities = FloatBuffer(count: limits.batch * heads * limits.time * keyTime) }
+            Attention.forward(
+                output: attended.pointer, probabilities: probabilities!.pointer,
+                query: projected.readPointer, queryStride: projections.outputs,
+                key: kv + keyOffset, keyStride: kvStride, value: kv + valueOffset, valueStride: kvStride,
+                keyMask: isCross ? context.memoryMask : context.mask, queryMask: context.mask,
+                dropout: probabilityDropout(context), shape: shape(context), parallelism: threads)
+        } else {
+            FlashAttention.forward(
+                output: attended.pointer, logSumExp: logSumExp.pointer,
+                query: projected.readPointer, queryStride: projections.outputs,
+                key: kv + keyOffset, keyStride: kvStride, value: kv + valueOffset, valueStride: kvStride,
+                keyMask: isCross ? context.memoryMask : context.mask, queryMask: context.mask,
+                dropout: probabilityDropout(context), shape: shape(context), precision: context.precision,
+                parallelism: threads)
+        }
         output.forward(output: out, input: attended.readPointer, rows: rows, precision: context.precision, threads)
         closeResidual(output: out, input: input, channels: C, context: context, site: dropoutSite)
     }
@@ -131,14 +155,28 @@ public final class AttentionSublayer: ResidualSublayer {
         let (kv, kvStride, keyOffset, valueOffset) = keyValueLayout
         let dKeyValue = spec.kind == .cross ? scratch.memory.pointer : dProjected
         if spec.kind == .cross { dKeyValue.update(repeating: 0, count: context.memoryRows * 2 * C) }
-        Attention.backward(
-            queryGradient: dProjected, queryGradientStride: projections.outputs,
-            keyGradient: dKeyValue + keyOffset, keyGradientStride: kvStride,
-            valueGradient: dKeyValue + valueOffset, valueGradientStride: kvStride,
-            outputGradient: dAttended, probabilities: probabilities.readPointer,
-            query: projected.readPointer, queryStride: projections.outputs,
-            key: kv + keyOffset, keyStride: kvStride, value: kv + valueOffset, valueStride: kvStride,
-            dropout: probabilityDropout(context), shape: shape(context), parallelism: threads)
+        if materialized, let probabilities {
+            Attention.backward(
+                queryGradient: dProjected, queryGradientStride: projections.outputs,
+                keyGradient: dKeyValue + keyOffset, keyGradientStride: kvStride,
+                valueGradient: dKeyValue + valueOffset, valueGradientStride: kvStride,
+                outputGradient: dAttended, probabilities: probabilities.readPointer,
+                query: projected.readPointer, queryStride: projections.outputs,
+                key: kv + keyOffset, keyStride: kvStride, value: kv + valueOffset, valueStride: kvStride,
+                dropout: probabilityDropout(context), shape: shape(context), parallelism: threads)
+        } else {
+            let isCross = spec.kind == .cross
+            FlashAttention.backward(
+                queryGradient: dProjected, queryGradientStride: projections.outputs,
+                keyGradient: dKeyValue + keyOffset, keyGradientStride: kvStride,
+                valueGradient: dKeyValue + valueOffset, valueGradientStride: kvStride,
+                outputGradient: dAttended, output: attended.readPointer, logSumExp: logSumExp.readPointer,
+                query: projected.readPointer, queryStride: projections.outputs,
+                key: kv + keyOffset, keyStride: kvStride, value: kv + valueOffset, valueStride: kvStride,
+                keyMask: isCross ? context.memoryMask : context.mask, queryMask: context.mask,
+                dropout: probabilityDropout(context), shape: shape(context), precision: context.precision,
+                parallelism: threads)
+        }
         // Projections, then the norm (its input gradient lands in the stream gradient).
         let dNormalized = scratch.branch.pointer
         dNormalized.update(repeating: 0, count: rows * C)

@@ -18,11 +18,14 @@ public struct PassContext: @unchecked Sendable {
     public var parallelism: Parallelism
     /// The number format of the matrix products.
     public var precision: Precision
+    /// Keep every attention probability (B, NH, Tq, Tk) for attention maps: the materialising
+    /// `Attention` kernel runs instead of the tiled `FlashAttention` (inference only).
+    public var recordsAttention: Bool
 
     public init(
         batch: Int, time: Int, memoryTime: Int = 0, mask: UnsafePointer<UInt8>? = nil,
         memoryMask: UnsafePointer<UInt8>? = nil, dropout: DropoutContext? = nil, parallelism: Parallelism = .serial,
-        precision: Precision = .fp32
+        precision: Precision = .fp32, recordsAttention: Bool = false
     ) {
         self.batch = batch
         self.time = time
@@ -32,6 +35,7 @@ public struct PassContext: @unchecked Sendable {
         self.dropout = dropout
         self.parallelism = parallelism
         self.precision = precision
+        self.recordsAttention = recordsAttention
     }
 
     /// B·T rows of activations.

@@ -191,14 +191,15 @@ public final class Trainer {
         if communicator.isRoot {
             try configText.write(toFile: config.runDirectory + "/config.yaml", atomically: true, encoding: .utf8)
         }
-        let machine = MachinePeak.measure(threads: parallelism.threads)
+        let precision = try config.precision.resolved()
+        let machine = MachinePeak.measure(threads: parallelism.threads, precision: precision)
         let peak = machine.flops
         let maxSteps = config.schedule.maxSteps
         let startStep = step
         log(String(format: "%@: %d parameters, %d ranks × %d threads, %d micro-batches of %d sequences per step",
                    task.modelKind, task.parameters.count, communicator.size, parallelism.threads, microBatches,
                    config.data.microBatchSize))
-        log("\(BLASKernel.summary); precision \(try config.precision.resolved().rawValue)"
+        log("\(BLASKernel.summary); precision \(precision.rawValue)"
             + (config.precision == .auto ? " (auto)" : "") + "; MFU against the \(machine.description) per rank")
         var lastEvaluated = -1
         while step < maxSteps {

@@ -51,30 +51,34 @@ final class ReferenceBlockTests: XCTestCase {
         let memory = isCross ? FloatBuffer(try group.read("inputs/memory", as: Float.self)) : nil
         let queryMask: [UInt8] = isCross ? try group.read("inputs/query_mask") : []
         let keyMask: [UInt8] = isCross ? try group.read("inputs/key_mask") : []
-        let memoryGradient = FloatBuffer(count: memory?.count ?? 0)
-        let streamGradient = FloatBuffer(try group.read("upstream_gradient", as: Float.self))
-
-        try queryMask.withUnsafeBufferPointer { queryMask in
-            try keyMask.withUnsafeBufferPointer { keyMask in
-                let context = PassContext(batch: B, time: T, memoryTime: isCross ? Tk : 0,
-                                          mask: isCross ? queryMask.baseAddress : nil,
-                                          memoryMask: isCross ? keyMask.baseAddress : nil,
-                                          parallelism: Parallelism(threads: 2))
-                block.forward(input: x.readPointer, memory: memory?.readPointer, context: context)
-                let output = FloatBuffer(Array(UnsafeBufferPointer(start: block.output, count: B * T * C)))
-                try compare(output, group, "output")
-                let attention = block.sublayers[0] as! AttentionSublayer
-                try compare(attention.probabilities, group, "intermediate/attention_probabilities")
-
-                block.backward(streamGradient: streamGradient.pointer, input: x.readPointer, memory: memory?.readPointer,
-                               memoryGradient: isCross ? memoryGradient.pointer : nil, scratch: scratch, context: context)
+        // Twice: with the materialising kernel (recording the probabilities, compared too) and with
+        // the tiled one that training uses.
+        for recordsAttention in [true, false] {
+            store.gradients.zero()
+            let memoryGradient = FloatBuffer(count: memory?.count ?? 0)
+            let streamGradient = FloatBuffer(try group.read("upstream_gradient", as: Float.self))
+            try queryMask.withUnsafeBufferPointer { queryMask in
+                try keyMask.withUnsafeBufferPointer { keyMask in
+                    let context = PassContext(batch: B, time: T, memoryTime: isCross ? Tk : 0,
+                                              mask: isCross ? queryMask.baseAddress : nil,
+                                              memoryMask: isCross ? keyMask.baseAddress : nil,
+                                              parallelism: Parallelism(threads: 2), recordsAttention: recordsAttention)
+                    block.forward(input: x.readPointer, memory: memory?.readPointer, context: context)
+                    let output = FloatBuffer(Array(UnsafeBufferPointer(start: block.output, count: B * T * C)))
+                    try compare(output, group, "output")
+                    if recordsAttention, let attention = block.sublayers.first as? AttentionSublayer {
+                        try compare(attention.recordedProbabilities, group, "intermediate/attention_probabilities")
+                    }
+                    block.backward(streamGradient: streamGradient.pointer, input: x.readPointer, memory: memory?.readPointer,
+                                   memoryGradient: isCross ? memoryGradient.pointer : nil, scratch: scratch, context: context)
+                }
             }
-        }
-        try compare(streamGradient, group, "grads/x")
-        if isCross { try compare(memoryGradient, group, "grads/memory") }
-        for entry in store.entries {
-            let ours = FloatBuffer(Array(UnsafeBufferPointer(start: store.gradients.pointer + entry.offset, count: entry.count)))
-            try compare(ours, group, "grads/" + entry.name.dropFirst("block/".count))
+            try compare(streamGradient, group, "grads/x")
+            if isCross { try compare(memoryGradient, group, "grads/memory") }
+            for entry in store.entries {
+                let ours = FloatBuffer(Array(UnsafeBufferPointer(start: store.gradients.pointer + entry.offset, count: entry.count)))
+                try compare(ours, group, "grads/" + entry.name.dropFirst("block/".count))
+            }
         }
     }
 

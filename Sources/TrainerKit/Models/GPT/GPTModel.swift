@@ -13,6 +13,8 @@ public final class GPTModel {
     public let limits: ActivationLimits
     /// The number format of the matrix products (`precision` of the run config).
     public var precision = Precision.fp32
+    /// Keep every attention probability for `attentionProbabilities` (slower; inference only).
+    public var recordsAttention = false
     let stack: TransformerStack
     let finalNorm: LayerNormLayer
     let head: LinearLayer
@@ -105,7 +107,8 @@ public final class GPTModel {
                         parallelism: Parallelism) -> CrossEntropy.Total? {
         precondition(batch <= limits.batch && time <= limits.time && time <= config.positions,
                      "GPT forward: (\(batch), \(time)) exceeds the limits \(limits)")
-        let context = PassContext(batch: batch, time: time, dropout: dropout, parallelism: parallelism, precision: precision)
+        let context = PassContext(batch: batch, time: time, dropout: dropout, parallelism: parallelism, precision: precision,
+                                  recordsAttention: recordsAttention)
         lastContext = context
         let rows = context.rows, C = config.channels, V = vocabulary
         tokens.update(from: input, count: rows)
@@ -159,8 +162,9 @@ public final class GPTModel {
         gradientsReady?(parameters.entryRange(before: "blocks/0/"))
     }
 
-    /// The attention probabilities of block `layer` from the last forward, (B, NH, T, T).
+    /// The attention probabilities of block `layer` from the last forward, (B, NH, T, T) (needs
+    /// `recordsAttention`).
     public func attentionProbabilities(layer: Int) -> FloatBuffer {
-        stack.attentions[layer][0].probabilities
+        stack.attentions[layer][0].recordedProbabilities
     }
 }

@@ -16,6 +16,8 @@ public final class Seq2SeqModel {
     public let limits: ActivationLimits
     /// The number format of the matrix products (`precision` of the run config).
     public var precision = Precision.fp32
+    /// Keep every attention probability for `attentionProbabilities` (slower; inference only).
+    public var recordsAttention = false
     let encoder: TransformerStack
     let decoder: TransformerStack
     let encoderNorm: LayerNormLayer, decoderNorm: LayerNormLayer
@@ -155,7 +157,7 @@ public final class Seq2SeqModel {
         sourceTokens.update(from: source, count: rows)
         sourceMask.update(from: mask, count: rows)
         let context = PassContext(batch: batch, time: S, mask: sourceMask, dropout: dropout, parallelism: parallelism,
-                                  precision: precision)
+                                  precision: precision, recordsAttention: recordsAttention)
         embed(sourceEmbedded, tokens: sourceTokens, table: "source_embedding/weight", batch: batch, time: S, site: sourceSite,
               dropout: dropout, parallelism: parallelism)
         let x = encoder.forward(input: sourceEmbedded.readPointer, context: context)
@@ -175,7 +177,8 @@ public final class Seq2SeqModel {
         targetTokens.update(from: target, count: rows)
         targetMask.update(from: mask, count: rows)
         let context = PassContext(batch: batch, time: T, memoryTime: S, mask: targetMask, memoryMask: sourceMask,
-                                  dropout: dropout, parallelism: parallelism, precision: precision)
+                                  dropout: dropout, parallelism: parallelism, precision: precision,
+                                  recordsAttention: recordsAttention)
         embed(targetEmbedded, tokens: targetTokens, table: "target_embedding/weight", batch: batch, time: T, site: targetSite,
               dropout: dropout, parallelism: parallelism)
         let x = decoder.forward(input: targetEmbedded.readPointer, memory: memory.readPointer, context: context)
@@ -245,9 +248,9 @@ public final class Seq2SeqModel {
                            rows: rows, channels: C, scale: scale, parallelism: context.parallelism)
     }
 
-    /// Attention probabilities of the last pass: encoder self-attention of layer l (B, NH, S, S),
-    /// decoder self-attention (B, NH, T, T) and cross-attention (B, NH, T, S).
-    public func attentionProbabilities(encoderLayer l: Int) -> FloatBuffer { encoder.attentions[l][0].probabilities }
-    public func attentionProbabilities(decoderSelfLayer l: Int) -> FloatBuffer { decoder.attentions[l][0].probabilities }
-    public func attentionProbabilities(crossLayer l: Int) -> FloatBuffer { decoder.attentions[l][1].probabilities }
+    /// Attention probabilities of the last pass (needs `recordsAttention`): encoder self-attention
+    /// of layer l (B, NH, S, S), decoder self-attention (B, NH, T, T) and cross-attention (B, NH, T, S).
+    public func attentionProbabilities(encoderLayer l: Int) -> FloatBuffer { encoder.attentions[l][0].recordedProbabilities }
+    public func attentionProbabilities(decoderSelfLayer l: Int) -> FloatBuffer { decoder.attentions[l][0].recordedProbabilities }
+    public func attentionProbabilities(crossLayer l: Int) -> FloatBuffer { decoder.attentions[l][1].recordedProbabilities }
 }
