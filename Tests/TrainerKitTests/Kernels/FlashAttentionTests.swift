@@ -9,7 +9,7 @@ final class FlashAttentionTests: XCTestCase {
     override func setUp() {
         (FlashAttention.queryBlock, FlashAttention.block) = (4, 8)  // uneven tiles: every path runs
     }
-    override func tearDown() { (FlashAttention.queryBlock, FlashAttention.block) = (128, 128) }
+    override func tearDown() { (FlashAttention.queryBlock, FlashAttention.block) = (64, 128) }
 
     struct Case {
         let shape: Attention.Shape
