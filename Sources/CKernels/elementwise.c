@@ -52,3 +52,11 @@ void trainer_gelu_backward(float *dinp, float *dbias, const float *dout, const f
                            int exact) {
     DISPATCH(trainer_gelu_backward, dinp, dbias, dout, inp, bias, n, exact)
 }
+
+void trainer_softmax_forward(float *out, const float *in, long rows, long columns, float *maximum, float *sum) {
+    DISPATCH(trainer_softmax_forward, out, in, rows, columns, maximum, sum)
+}
+
+void trainer_softmax_backward(float *dinp, const float *dout, const float *out, long rows, long columns) {
+    DISPATCH(trainer_softmax_backward, dinp, dout, out, rows, columns)
+}

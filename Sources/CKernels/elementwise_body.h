@@ -178,3 +178,124 @@ void KERNEL(trainer_gelu_backward)(float *dinp, float *dbias, const float *dout,
     if (exact) gelu_backward_span(dinp, dbias, dout, inp, bias, n, 1);
     else gelu_backward_span(dinp, dbias, dout, inp, bias, n, 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fixed-order reductions: element i goes to partial sum (slot) i mod 32, each slot adds its
+// elements in index order, and the 32 slots are combined by v_tree_sum. Lanes beyond n add zero.
+
+#define SLOTS 32
+
+// Σ x[i]
+INLINE float sum_slots(const float *x, long n) {
+    vf acc[SLOT_VECTORS];
+    for (int k = 0; k < SLOT_VECTORS; k++) acc[k] = v_zero();
+    long i = 0;
+    for (; i + SLOTS <= n; i += SLOTS)
+        for (int k = 0; k < SLOT_VECTORS; k++) acc[k] = v_add(acc[k], v_load(x + i + k * LANES));
+    if (i < n)
+        for (int k = 0; k < SLOT_VECTORS; k++) acc[k] = v_add(acc[k], v_load_n(x + i + k * LANES, n - i - k * LANES, v_zero()));
+    return v_tree_sum(acc);
+}
+
+// Σ (x[i] − m)²
+INLINE float squares_slots(const float *x, float m, long n) {
+    vf acc[SLOT_VECTORS];
+    for (int k = 0; k < SLOT_VECTORS; k++) acc[k] = v_zero();
+    const vf mv = v_set(m);
+    long i = 0;
+    for (; i + SLOTS <= n; i += SLOTS)
+        for (int k = 0; k < SLOT_VECTORS; k++) {
+            vf d = v_sub(v_load(x + i + k * LANES), mv);
+            acc[k] = v_fma(d, d, acc[k]);
+        }
+    if (i < n)
+        for (int k = 0; k < SLOT_VECTORS; k++) {
+            vf d = v_sub(v_load_n(x + i + k * LANES, n - i - k * LANES, mv), mv);  // absent lanes: 0
+            acc[k] = v_fma(d, d, acc[k]);
+        }
+    return v_tree_sum(acc);
+}
+
+// Σ x[i]·y[i]
+INLINE float dot_slots(const float *x, const float *y, long n) {
+    vf acc[SLOT_VECTORS];
+    for (int k = 0; k < SLOT_VECTORS; k++) acc[k] = v_zero();
+    long i = 0;
+    for (; i + SLOTS <= n; i += SLOTS)
+        for (int k = 0; k < SLOT_VECTORS; k++) acc[k] = v_fma(v_load(x + i + k * LANES), v_load(y + i + k * LANES), acc[k]);
+    if (i < n)
+        for (int k = 0; k < SLOT_VECTORS; k++) {
+            long rest = n - i - k * LANES;
+            acc[k] = v_fma(v_load_n(x + i + k * LANES, rest, v_zero()), v_load_n(y + i + k * LANES, rest, v_zero()), acc[k]);
+        }
+    return v_tree_sum(acc);
+}
+
+// max x[i] (−∞ for none)
+INLINE float max_slots(const float *x, long n) {
+    const vf none = v_set(-INFINITY);
+    vf acc[SLOT_VECTORS];
+    for (int k = 0; k < SLOT_VECTORS; k++) acc[k] = none;
+    long i = 0;
+    for (; i + SLOTS <= n; i += SLOTS)
+        for (int k = 0; k < SLOT_VECTORS; k++) acc[k] = v_max(v_load(x + i + k * LANES), acc[k]);
+    if (i < n)
+        for (int k = 0; k < SLOT_VECTORS; k++) acc[k] = v_max(v_load_n(x + i + k * LANES, n - i - k * LANES, none), acc[k]);
+    return v_tree_max(acc);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Softmax
+
+// Each row: its maximum, e^(x − max) written to out while summed in slots, then out ·= 1/sum.
+// The row (256 floats in attention) stays in L1 between the passes. maximum/sum (may be NULL)
+// receive each row's max and Σ e^(x − max), from which cross-entropy takes the log-partition.
+void KERNEL(trainer_softmax_forward)(float *out, const float *in, long rows, long columns, float *maximum, float *sum) {
+    for (long r = 0; r < rows; r++) {
+        const float *x = in + r * columns;
+        float *y = out + r * columns;
+        const long n = columns;
+        const float m = max_slots(x, n);
+        const vf mv = v_set(m);
+        vf acc[SLOT_VECTORS];
+        for (int k = 0; k < SLOT_VECTORS; k++) acc[k] = v_zero();
+        long i = 0;
+        for (; i + SLOTS <= n; i += SLOTS)
+            for (int k = 0; k < SLOT_VECTORS; k++) {
+                vf e = v_exp(v_sub(v_load(x + i + k * LANES), mv), 0);
+                v_store(y + i + k * LANES, e);
+                acc[k] = v_add(acc[k], e);
+            }
+        if (i < n)
+            for (int k = 0; k < SLOT_VECTORS; k++) {
+                long rest = n - i - k * LANES;
+                vf e = v_exp(v_sub(v_load_n(x + i + k * LANES, rest, v_set(-INFINITY)), mv), 0);  // absent lanes: 0
+                v_store_n(y + i + k * LANES, e, rest);
+                acc[k] = v_add(acc[k], e);
+            }
+        const float s = v_tree_sum(acc);
+        const vf inverse = v_set(1.0f / s);
+        for (i = 0; i + LANES <= n; i += LANES) v_store(y + i, v_mul(v_load(y + i), inverse));
+        if (i < n) v_store_n(y + i, v_mul(v_load_n(y + i, n - i, v_zero()), inverse), n - i);
+        if (maximum) maximum[r] = m;
+        if (sum) sum[r] = s;
+    }
+}
+
+// dinp += y ⊙ (dout − Σ_j y_j·dout_j) per row.
+void KERNEL(trainer_softmax_backward)(float *dinp, const float *dout, const float *out, long rows, long columns) {
+    for (long r = 0; r < rows; r++) {
+        const float *y = out + r * columns, *dy = dout + r * columns;
+        float *dx = dinp + r * columns;
+        const long n = columns;
+        const vf dot = v_set(dot_slots(y, dy, n));
+        long i = 0;
+        for (; i + LANES <= n; i += LANES)
+            v_store(dx + i, v_fma(v_load(y + i), v_sub(v_load(dy + i), dot), v_load(dx + i)));
+        if (i < n) {  // the same operations on the last, partial vector
+            long rest = n - i;
+            vf g = v_sub(v_load_n(dy + i, rest, v_zero()), dot);
+            v_store_n(dx + i, v_fma(v_load_n(y + i, rest, v_zero()), g, v_load_n(dx + i, rest, v_zero())), rest);
+        }
+    }
+}

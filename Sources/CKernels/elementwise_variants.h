@@ -4,7 +4,10 @@
     void trainer_exp_##ISA(float *out, const float *in, long n);                                                     \
     void trainer_gelu_forward_##ISA(float *out, const float *in, const float *bias, long n, int exact);              \
     void trainer_gelu_backward_##ISA(float *dinp, float *dbias, const float *dout, const float *inp,                 \
-                                     const float *bias, long n, int exact);
+                                     const float *bias, long n, int exact);                                         \
+    void trainer_softmax_forward_##ISA(float *out, const float *in, long rows, long columns, float *maximum,          \
+                                       float *sum);                                                                  \
+    void trainer_softmax_backward_##ISA(float *dinp, const float *dout, const float *out, long rows, long columns);
 
 ELEMENTWISE_VARIANTS(avx512)
 ELEMENTWISE_VARIANTS(avx2)

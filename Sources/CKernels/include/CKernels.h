@@ -42,4 +42,11 @@ void trainer_gelu_forward(float *out, const float *in, const float *bias, long n
 void trainer_gelu_backward(float *dinp, float *dbias, const float *dout, const float *inp, const float *bias, long n,
                            int exact);
 
+/// Softmax of each of `rows` rows of `columns` values (`out` may be `in`). If not NULL, `maximum`
+/// and `sum` (rows) receive each row's max and Σ e^(x − max).
+void trainer_softmax_forward(float *out, const float *in, long rows, long columns, float *maximum, float *sum);
+
+/// dinp += out ⊙ (dout − Σ_j out_j·dout_j), per row.
+void trainer_softmax_backward(float *dinp, const float *dout, const float *out, long rows, long columns);
+
 #endif
