@@ -60,3 +60,13 @@ void trainer_softmax_forward(float *out, const float *in, long rows, long column
 void trainer_softmax_backward(float *dinp, const float *dout, const float *out, long rows, long columns) {
     DISPATCH(trainer_softmax_backward, dinp, dout, out, rows, columns)
 }
+
+void trainer_layernorm_forward(float *out, float *mean, float *rstd, const float *in, const float *weight,
+                               const float *bias, long rows, long channels, float epsilon) {
+    DISPATCH(trainer_layernorm_forward, out, mean, rstd, in, weight, bias, rows, channels, epsilon)
+}
+
+void trainer_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                                const float *weight, const float *mean, const float *rstd, long rows, long channels) {
+    DISPATCH(trainer_layernorm_backward, dinp, dweight, dbias, dout, inp, weight, mean, rstd, rows, channels)
+}

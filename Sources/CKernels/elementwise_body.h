@@ -299,3 +299,90 @@ void KERNEL(trainer_softmax_backward)(float *dinp, const float *dout, const floa
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Layer norm
+
+// Each row: mean (slots), variance Σ(x − mean)² (slots, a second pass over the row while it is in
+// L1: no cancellation), then y = (x − mean)·s·w + b with one fused multiply-add.
+void KERNEL(trainer_layernorm_forward)(float *out, float *mean, float *rstd, const float *in, const float *weight,
+                                       const float *bias, long rows, long channels, float epsilon) {
+    const long C = channels;
+    for (long r = 0; r < rows; r++) {
+        const float *x = in + r * C;
+        float *y = out + r * C;
+        const float m = sum_slots(x, C) / (float)C;
+        const float s = 1.0f / sqrtf(squares_slots(x, m, C) / (float)C + epsilon);
+        const vf mv = v_set(m), sv = v_set(s);
+        long i = 0;
+        for (; i + LANES <= C; i += LANES) {
+            vf xhat = v_mul(v_sub(v_load(x + i), mv), sv);
+            v_store(y + i, v_fma(xhat, v_load(weight + i), v_load(bias + i)));
+        }
+        if (i < C) {
+            long rest = C - i;
+            vf xhat = v_mul(v_sub(v_load_n(x + i, rest, v_zero()), mv), sv);
+            v_store_n(y + i, v_fma(xhat, v_load_n(weight + i, rest, v_zero()), v_load_n(bias + i, rest, v_zero())), rest);
+        }
+        mean[r] = m;
+        rstd[r] = s;
+    }
+}
+
+// One group of LANES channels of a layer-norm backward row, pass 1: the row sums and the parameter
+// gradients. `rest` channels remain from j; `full` (a constant at each call) says rest ≥ LANES.
+// Absent lanes load dout = 0, so they add nothing anywhere.
+INLINE void layernorm_backward_sums(vf *accG, vf *accGX, float *dweight, float *dbias, const float *x, const float *dy,
+                                    const float *weight, vf mv, vf sv, long j, long rest, int full) {
+    vf xhat = v_mul(v_sub(full ? v_load(x + j) : v_load_n(x + j, rest, v_zero()), mv), sv);
+    vf d = full ? v_load(dy + j) : v_load_n(dy + j, rest, v_zero());
+    vf g = v_mul(d, full ? v_load(weight + j) : v_load_n(weight + j, rest, v_zero()));
+    *accG = v_add(*accG, g);
+    *accGX = v_fma(g, xhat, *accGX);
+    if (full) {
+        v_store(dweight + j, v_fma(d, xhat, v_load(dweight + j)));
+        v_store(dbias + j, v_add(v_load(dbias + j), d));
+    } else if (rest > 0) {
+        v_store_n(dweight + j, v_fma(d, xhat, v_load_n(dweight + j, rest, v_zero())), rest);
+        v_store_n(dbias + j, v_add(v_load_n(dbias + j, rest, v_zero()), d), rest);
+    }
+}
+
+// Pass 2 on one group: dinp += s·(g − mean(g) − x̂·mean(g·x̂)).
+INLINE void layernorm_backward_input(float *dx, const float *x, const float *dy, const float *weight, vf mv, vf sv,
+                                     vf meanG, vf meanGX, long j, long rest, int full) {
+    vf xhat = v_mul(v_sub(full ? v_load(x + j) : v_load_n(x + j, rest, v_zero()), mv), sv);
+    vf g = v_mul(full ? v_load(dy + j) : v_load_n(dy + j, rest, v_zero()),
+                 full ? v_load(weight + j) : v_load_n(weight + j, rest, v_zero()));
+    vf v = v_sub(v_sub(g, meanG), v_mul(xhat, meanGX));
+    if (full) v_store(dx + j, v_fma(sv, v, v_load(dx + j)));
+    else v_store_n(dx + j, v_fma(sv, v, v_load_n(dx + j, rest, v_zero())), rest);
+}
+
+// For each row: with x̂ = (x − mean)·s and g = dout·w, dinp += s·(g − mean(g) − x̂·mean(g·x̂)), and
+// the row's dout·x̂ and dout are added into dweight and dbias (the caller's partial sums for a
+// block of rows). Pass 1 reads x and dout once for both row sums and both parameter gradients;
+// pass 2 reads them again from L1.
+void KERNEL(trainer_layernorm_backward)(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                                        const float *weight, const float *mean, const float *rstd, long rows, long channels) {
+    const long C = channels;
+    for (long r = 0; r < rows; r++) {
+        const float *x = inp + r * C, *dy = dout + r * C;
+        float *dx = dinp + r * C;
+        const vf mv = v_set(mean[r]), sv = v_set(rstd[r]);
+        vf accG[SLOT_VECTORS], accGX[SLOT_VECTORS];
+        for (int k = 0; k < SLOT_VECTORS; k++) accG[k] = accGX[k] = v_zero();
+        long i = 0;
+        for (; i + SLOTS <= C; i += SLOTS)
+            for (int k = 0; k < SLOT_VECTORS; k++)
+                layernorm_backward_sums(&accG[k], &accGX[k], dweight, dbias, x, dy, weight, mv, sv, i + k * LANES, LANES, 1);
+        if (i < C)
+            for (int k = 0; k < SLOT_VECTORS; k++)
+                layernorm_backward_sums(&accG[k], &accGX[k], dweight, dbias, x, dy, weight, mv, sv, i + k * LANES,
+                                        C - i - k * LANES, 0);
+        const vf meanG = v_set(v_tree_sum(accG) / (float)C);
+        const vf meanGX = v_set(v_tree_sum(accGX) / (float)C);
+        for (i = 0; i + LANES <= C; i += LANES) layernorm_backward_input(dx, x, dy, weight, mv, sv, meanG, meanGX, i, LANES, 1);
+        if (i < C) layernorm_backward_input(dx, x, dy, weight, mv, sv, meanG, meanGX, i, C - i, 0);
+    }
+}

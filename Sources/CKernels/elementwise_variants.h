@@ -7,7 +7,12 @@
                                      const float *bias, long n, int exact);                                         \
     void trainer_softmax_forward_##ISA(float *out, const float *in, long rows, long columns, float *maximum,          \
                                        float *sum);                                                                  \
-    void trainer_softmax_backward_##ISA(float *dinp, const float *dout, const float *out, long rows, long columns);
+    void trainer_softmax_backward_##ISA(float *dinp, const float *dout, const float *out, long rows, long columns);  \
+    void trainer_layernorm_forward_##ISA(float *out, float *mean, float *rstd, const float *in, const float *weight,  \
+                                         const float *bias, long rows, long channels, float epsilon);                \
+    void trainer_layernorm_backward_##ISA(float *dinp, float *dweight, float *dbias, const float *dout,              \
+                                          const float *inp, const float *weight, const float *mean,                  \
+                                          const float *rstd, long rows, long channels);
 
 ELEMENTWISE_VARIANTS(avx512)
 ELEMENTWISE_VARIANTS(avx2)

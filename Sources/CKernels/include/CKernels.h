@@ -49,4 +49,13 @@ void trainer_softmax_forward(float *out, const float *in, long rows, long column
 /// dinp += out ⊙ (dout − Σ_j out_j·dout_j), per row.
 void trainer_softmax_backward(float *dinp, const float *dout, const float *out, long rows, long columns);
 
+/// Layer norm of `rows` rows of `channels`: out = (in − mean)·rstd·weight + bias; writes mean, rstd.
+void trainer_layernorm_forward(float *out, float *mean, float *rstd, const float *in, const float *weight,
+                               const float *bias, long rows, long channels, float epsilon);
+
+/// Layer norm backward of `rows` rows: accumulates dinp, and adds the rows' dout·x̂ into dweight and
+/// dout into dbias, in row order.
+void trainer_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                                const float *weight, const float *mean, const float *rstd, long rows, long channels);
+
 #endif
