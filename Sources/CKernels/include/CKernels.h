@@ -58,4 +58,25 @@ void trainer_layernorm_forward(float *out, float *mean, float *rstd, const float
 void trainer_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                                 const float *weight, const float *mean, const float *rstd, long rows, long channels);
 
+/// A dropout mask: element i of a span starting at `start` is kept, and multiplied by `scale`, when
+/// word start + i of the Philox stream (key, stream) is at least `threshold`; else multiplied by 0.
+typedef struct {
+    uint64_t key;          ///< the generator key (the run's seed)
+    uint32_t stream[3];    ///< the stream's three words (site, micro-batch, step)
+    uint32_t threshold;    ///< ⌊p·2^32⌋
+    float scale;           ///< 1/(1 − p)
+} trainer_dropout_mask;
+
+/// out[i] = in[i]·m(start + i), or residual[i] + in[i]·m(start + i) if `residual` is not NULL, for
+/// i < count (`out` may be `in` or `residual`).
+void trainer_dropout_forward(float *out, const float *in, const float *residual, long start, long count,
+                             const trainer_dropout_mask *mask);
+
+/// dinp[i] += dout[i]·m(start + i), and dresidual[i] += dout[i] if `dresidual` is not NULL.
+void trainer_dropout_backward(float *dinp, float *dresidual, const float *dout, long start, long count,
+                              const trainer_dropout_mask *mask);
+
+/// multipliers[i] = m(start + i): `scale` or 0.
+void trainer_dropout_multipliers(float *multipliers, long start, long count, const trainer_dropout_mask *mask);
+
 #endif

@@ -55,6 +55,69 @@ final class DropoutTests: XCTestCase {
         for i in 0 ..< n { XCTAssertEqual(dx[i] == 0, y[i] == 0) }
         checkGradient("dropout dx", tensor: x, analytic: dx, samples: n, loss: loss)
     }
+
+    /// The mask is exactly the reference one (`keeps`, word by word from Philox.block), and kept
+    /// values are exactly input·(1/(1 − p)), for every alignment of start and count, in every
+    /// piece of a multi-threaded run, forward and backward.
+    func testMaskAndValuesAreBitForBitTheReference() {
+        var random = TestRandom(seed: 73)
+        let n = 1003
+        let x = random.buffer(n, scale: 3), dy = random.buffer(n)
+        for (p, s) in [(Float(0.1), RandomStream(seed: 9, 1, 2, 3)), (0.5, stream), (0.9, RandomStream(seed: 1 << 40, 7, 0, 5))] {
+            let scale = 1 / (1 - p)
+            for threads in [1, 3] {
+                let y = FloatBuffer(count: n), dx = random.buffer(n), dxStart = dx.array()
+                Dropout.forward(output: y.pointer, input: x.readPointer, count: n, probability: p, stream: s,
+                                parallelism: Parallelism(threads: threads))
+                Dropout.backward(inputGradient: dx.pointer, outputGradient: dy.readPointer, count: n, probability: p,
+                                 stream: s, parallelism: Parallelism(threads: threads))
+                var kept = 0
+                for i in 0 ..< n {
+                    let keep = Dropout.keeps(i, stream: s, probability: p)
+                    kept += keep ? 1 : 0
+                    XCTAssertEqual(y[i].bitPattern, (x[i] * (keep ? scale : 0)).bitPattern, "p \(p) element \(i)")
+                    XCTAssertEqual(dx[i].bitPattern, (dxStart[i] + dy[i] * (keep ? scale : 0)).bitPattern, "p \(p) dx \(i)")
+                }
+                XCTAssertEqual(Double(kept) / Double(n), Double(1 - p), accuracy: 0.06, "p \(p) keep rate")
+                let yRef = FloatBuffer(count: n)
+                Dropout.forwardNaive(output: yRef.pointer, input: x.readPointer, count: n, probability: p, stream: s)
+                assertClose(y, yRef, tolerance: 1e-6, "dropout p \(p) vs naive")
+                let dxRef = FloatBuffer(dxStart)
+                Dropout.backwardNaive(inputGradient: dxRef.pointer, outputGradient: dy.readPointer, count: n, probability: p,
+                                      stream: s)
+                assertClose(dx, dxRef, tolerance: 1e-6, "dropout backward p \(p) vs naive")
+            }
+        }
+        // Multipliers for spans starting anywhere in a Philox block and ending anywhere.
+        let m = FloatBuffer(count: 80)
+        for start in [0, 1, 2, 3, 5, 126, 1 << 33] {
+            for count in [0, 1, 3, 4, 7, 31, 32, 33, 63, 64, 65, 80] {
+                m.pointer.update(repeating: -1, count: 80)
+                Dropout.fillMultipliers(m.pointer, start: start, count: count, probability: 0.3, stream: stream)
+                for i in 0 ..< 80 {
+                    let kept = Dropout.keeps(start + i, stream: stream, probability: 0.3)
+                    let expected: Float = i >= count ? -1 : kept ? 1 / (1 - Float(0.3)) : 0
+                    XCTAssertEqual(m[i], expected, "multipliers start \(start) count \(count) element \(i)")
+                }
+            }
+        }
+    }
+
+    func testSameOnEveryInstructionSet() throws {
+        var random = TestRandom(seed: 76)
+        let n = 2_051
+        let x = random.buffer(n), dy = random.buffer(n)
+        try assertSameOnEveryInstructionSet("dropout") {
+            let y = FloatBuffer(count: n), dx = FloatBuffer(count: n), m = FloatBuffer(count: 1000)
+            let threads = Parallelism(threads: 3)  // pieces that start inside a Philox block
+            Dropout.forward(output: y.pointer, input: x.readPointer, count: n, probability: 0.4, stream: stream,
+                            parallelism: threads)
+            Dropout.backward(inputGradient: dx.pointer, outputGradient: dy.readPointer, count: n, probability: 0.4,
+                             stream: stream, parallelism: threads)
+            Dropout.fillMultipliers(m.pointer, start: 7, count: 1000, probability: 0.4, stream: stream)
+            return [y, dx, m]
+        }
+    }
 }
 
 final class CrossEntropyTests: XCTestCase {
