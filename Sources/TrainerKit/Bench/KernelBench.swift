@@ -172,6 +172,20 @@ public struct KernelBench {
                                   count: count, approximation: approximation, parallelism: parallelism)
                 }
             }
+            // The bias folded into the activation (rows × 4C, the first feed-forward layer's output).
+            let bias = buffer(FF), dBias = FloatBuffer(count: FF)
+            for approximation in GELU.Approximation.allCases {
+                let name = approximation == .tanh ? "GELU tanh + bias" : "GELU exact + bias"
+                memory(name, "forward", elements: count, bytesPerElement: 8) {
+                    GELU.forward(output: y.pointer, input: x.readPointer, bias: bias.readPointer, rows: N, channels: FF,
+                                 approximation: approximation, parallelism: parallelism)
+                }
+                memory(name, "backward", elements: count, bytesPerElement: 16, note: "and Σ rows into the bias") {
+                    GELU.backward(inputGradient: dx.pointer, biasGradient: dBias.pointer, outputGradient: dy.readPointer,
+                                  input: x.readPointer, bias: bias.readPointer, rows: N, channels: FF,
+                                  approximation: approximation, parallelism: parallelism)
+                }
+            }
             memory("ReLU", "forward", elements: count, bytesPerElement: 8) {
                 ReLU.forward(output: y.pointer, input: x.readPointer, count: count, parallelism: parallelism)
             }
