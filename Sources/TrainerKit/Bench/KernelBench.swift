@@ -202,6 +202,15 @@ public struct KernelBench {
                 Dropout.backward(inputGradient: dx.pointer, outputGradient: dy.readPointer, count: count, probability: 0.2,
                                  stream: stream, parallelism: parallelism)
             }
+            let residual = buffer(count), dResidual = FloatBuffer(count: count)
+            memory("dropout + residual", "forward", elements: count, bytesPerElement: 12, note: "p=0.2") {
+                Dropout.forward(output: y.pointer, residual: residual.readPointer, input: x.readPointer, count: count,
+                                probability: 0.2, stream: stream, parallelism: parallelism)
+            }
+            memory("dropout + residual", "backward", elements: count, bytesPerElement: 20, note: "p=0.2, both gradients") {
+                Dropout.backward(inputGradient: dx.pointer, residualGradient: dResidual.pointer, outputGradient: dy.readPointer,
+                                 count: count, probability: 0.2, stream: stream, parallelism: parallelism)
+            }
             memory("residual", "forward", elements: N * C, bytesPerElement: 12) {
                 Residual.forward(output: y.pointer, x.readPointer, dy.readPointer, count: N * C, parallelism: parallelism)
             }

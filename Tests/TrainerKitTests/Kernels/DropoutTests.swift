@@ -103,19 +103,81 @@ final class DropoutTests: XCTestCase {
         }
     }
 
+    func testDropoutResidualMatchesNaiveAndUnfusedKernels() {
+        var random = TestRandom(seed: 74)
+        let n = 517, p: Float = 0.25
+        let a = random.buffer(n), b = random.buffer(n, scale: 2), dy = random.buffer(n)
+        let y = FloatBuffer(count: n), yRef = FloatBuffer(count: n)
+        Dropout.forward(output: y.pointer, residual: a.readPointer, input: b.readPointer, count: n, probability: p,
+                        stream: stream, parallelism: Parallelism(threads: 3))
+        Dropout.forwardNaive(output: yRef.pointer, residual: a.readPointer, input: b.readPointer, count: n, probability: p,
+                             stream: stream)
+        assertClose(y, yRef, tolerance: 1e-6, "dropout + residual vs naive")
+        // Bit-identical to dropout, then the residual add (how ResidualSublayer does it today), also in place.
+        let separate = FloatBuffer(count: n), inPlace = FloatBuffer(a.array())
+        Dropout.forward(output: separate.pointer, input: b.readPointer, count: n, probability: p, stream: stream)
+        Residual.forward(output: separate.pointer, separate.readPointer, a.readPointer, count: n)
+        assertIdentical(y, separate, "dropout + residual vs dropout then residual")
+        Dropout.forward(output: inPlace.pointer, residual: inPlace.readPointer, input: b.readPointer, count: n,
+                        probability: p, stream: stream, parallelism: Parallelism(threads: 2))
+        assertIdentical(inPlace, y, "dropout + residual in place")
+
+        let db = random.buffer(n), da = random.buffer(n)
+        let dbRef = FloatBuffer(db.array()), daRef = FloatBuffer(da.array()), daStart = da.array()
+        Dropout.backward(inputGradient: db.pointer, residualGradient: da.pointer, outputGradient: dy.readPointer, count: n,
+                         probability: p, stream: stream, parallelism: Parallelism(threads: 3))
+        Dropout.backwardNaive(inputGradient: dbRef.pointer, residualGradient: daRef.pointer, outputGradient: dy.readPointer,
+                              count: n, probability: p, stream: stream)
+        assertClose(db, dbRef, tolerance: 1e-6, "dropout + residual d input vs naive")
+        for i in 0 ..< n { XCTAssertEqual(da[i], daStart[i] + dy[i], "d residual \(i) accumulates") }
+        // Without a residual gradient it is the plain dropout backward, bit for bit.
+        let dbAlone = random.buffer(n), dbPlain = FloatBuffer(dbAlone.array())
+        Dropout.backward(inputGradient: dbAlone.pointer, residualGradient: nil, outputGradient: dy.readPointer, count: n,
+                         probability: p, stream: stream, parallelism: Parallelism(threads: 2))
+        Dropout.backward(inputGradient: dbPlain.pointer, outputGradient: dy.readPointer, count: n, probability: p,
+                         stream: stream)
+        assertIdentical(dbAlone, dbPlain, "dropout + residual backward without residual gradient")
+        // p = 0: a residual connection.
+        let sum = FloatBuffer(count: n)
+        Dropout.forward(output: sum.pointer, residual: a.readPointer, input: b.readPointer, count: n, probability: 0,
+                        stream: stream)
+        for i in 0 ..< n { XCTAssertEqual(sum[i], a[i] + b[i]) }
+    }
+
+    func testDropoutResidualFiniteDifferences() {
+        var random = TestRandom(seed: 75)
+        let n = 45, p: Float = 0.3
+        let a = random.buffer(n), b = random.buffer(n), weights = random.buffer(n), y = FloatBuffer(count: n)
+        func loss() -> Double {
+            Dropout.forward(output: y.pointer, residual: a.readPointer, input: b.readPointer, count: n, probability: p,
+                            stream: stream)
+            return weightedSum(y, weights)
+        }
+        let da = FloatBuffer(count: n), db = FloatBuffer(count: n)
+        Dropout.backward(inputGradient: db.pointer, residualGradient: da.pointer, outputGradient: weights.readPointer,
+                         count: n, probability: p, stream: stream, parallelism: Parallelism(threads: 2))
+        checkGradient("dropout + residual d residual", tensor: a, analytic: da, samples: n, loss: loss)
+        checkGradient("dropout + residual d input", tensor: b, analytic: db, samples: n, loss: loss)
+    }
+
     func testSameOnEveryInstructionSet() throws {
         var random = TestRandom(seed: 76)
         let n = 2_051
-        let x = random.buffer(n), dy = random.buffer(n)
+        let x = random.buffer(n), r = random.buffer(n), dy = random.buffer(n)
         try assertSameOnEveryInstructionSet("dropout") {
-            let y = FloatBuffer(count: n), dx = FloatBuffer(count: n), m = FloatBuffer(count: 1000)
+            let y = FloatBuffer(count: n), yResidual = FloatBuffer(count: n), dx = FloatBuffer(count: n)
+            let dxFused = FloatBuffer(count: n), dr = FloatBuffer(count: n), m = FloatBuffer(count: 1000)
             let threads = Parallelism(threads: 3)  // pieces that start inside a Philox block
             Dropout.forward(output: y.pointer, input: x.readPointer, count: n, probability: 0.4, stream: stream,
                             parallelism: threads)
+            Dropout.forward(output: yResidual.pointer, residual: r.readPointer, input: x.readPointer, count: n,
+                            probability: 0.4, stream: stream, parallelism: threads)
             Dropout.backward(inputGradient: dx.pointer, outputGradient: dy.readPointer, count: n, probability: 0.4,
                              stream: stream, parallelism: threads)
+            Dropout.backward(inputGradient: dxFused.pointer, residualGradient: dr.pointer, outputGradient: dy.readPointer,
+                             count: n, probability: 0.4, stream: stream, parallelism: threads)
             Dropout.fillMultipliers(m.pointer, start: 7, count: 1000, probability: 0.4, stream: stream)
-            return [y, dx, m]
+            return [y, yResidual, dx, dxFused, dr, m]
         }
     }
 }
