@@ -1,6 +1,10 @@
 // The vector operations of elementwise_body.h as plain C on one float: the fallback for CPUs
 // without AVX2 + FMA and for other architectures. It rounds exactly like the vector versions
 // (fmaf is one rounding; the file is compiled with FP_CONTRACT off), so every path gives the same bits.
+// Identical results come first here, speed second: on an x86-64 CPU without FMA each fmaf is a libm
+// call, and forced onto this path a Zen 5 runs tanh GELU at 11 ns an element (0.2 with AVX-512),
+// dropout at 1.7 GB/s. On arm64, fmaf is one instruction and the compiler may vectorise the loops
+// (not measured); a NEON vocabulary (4 lanes, same tree) would be the way to make it fast.
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
