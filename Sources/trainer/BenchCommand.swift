@@ -65,6 +65,7 @@ struct Bench: ParsableCommand {
             }
             Attention.queryBlock = queryBlock
             print("trainer bench kernels: threads=\(threads), \(CPU.cores) cores, \(BLASKernel.summary)")
+            print("element-wise kernels in C: \(VectorInstructions.inUse) (Sources/CKernels)")
             let peak = MachinePeak.measure(threads: threads)
             print("\(peak.description); \"of peak\" below is against it")
             let bench = KernelBench(threads: threads, repeats: repeats)

@@ -172,6 +172,20 @@ public struct KernelBench {
                                   count: count, approximation: approximation, parallelism: parallelism)
                 }
             }
+            // The bias folded into the activation (rows × 4C, the first feed-forward layer's output).
+            let bias = buffer(FF), dBias = FloatBuffer(count: FF)
+            for approximation in GELU.Approximation.allCases {
+                let name = approximation == .tanh ? "GELU tanh + bias" : "GELU exact + bias"
+                memory(name, "forward", elements: count, bytesPerElement: 8) {
+                    GELU.forward(output: y.pointer, input: x.readPointer, bias: bias.readPointer, rows: N, channels: FF,
+                                 approximation: approximation, parallelism: parallelism)
+                }
+                memory(name, "backward", elements: count, bytesPerElement: 16, note: "and Σ rows into the bias") {
+                    GELU.backward(inputGradient: dx.pointer, biasGradient: dBias.pointer, outputGradient: dy.readPointer,
+                                  input: x.readPointer, bias: bias.readPointer, rows: N, channels: FF,
+                                  approximation: approximation, parallelism: parallelism)
+                }
+            }
             memory("ReLU", "forward", elements: count, bytesPerElement: 8) {
                 ReLU.forward(output: y.pointer, input: x.readPointer, count: count, parallelism: parallelism)
             }
@@ -187,6 +201,15 @@ public struct KernelBench {
             memory("dropout p=0.2", "backward", elements: count, bytesPerElement: 12) {
                 Dropout.backward(inputGradient: dx.pointer, outputGradient: dy.readPointer, count: count, probability: 0.2,
                                  stream: stream, parallelism: parallelism)
+            }
+            let residual = buffer(count), dResidual = FloatBuffer(count: count)
+            memory("dropout + residual", "forward", elements: count, bytesPerElement: 12, note: "p=0.2") {
+                Dropout.forward(output: y.pointer, residual: residual.readPointer, input: x.readPointer, count: count,
+                                probability: 0.2, stream: stream, parallelism: parallelism)
+            }
+            memory("dropout + residual", "backward", elements: count, bytesPerElement: 20, note: "p=0.2, both gradients") {
+                Dropout.backward(inputGradient: dx.pointer, residualGradient: dResidual.pointer, outputGradient: dy.readPointer,
+                                 count: count, probability: 0.2, stream: stream, parallelism: parallelism)
             }
             memory("residual", "forward", elements: N * C, bytesPerElement: 12) {
                 Residual.forward(output: y.pointer, x.readPointer, dy.readPointer, count: N * C, parallelism: parallelism)

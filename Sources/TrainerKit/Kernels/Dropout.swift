@@ -1,3 +1,5 @@
+import CKernels
+
 /// Inverted dropout: keeps each element with probability 1 − p and scales it by 1/(1 − p).
 ///
 /// The mask is not stored: element `i` is kept when the `i`-th word of a Philox stream named by
@@ -16,6 +18,18 @@ public enum Dropout {
         UInt32(min(Double(probability) * 4_294_967_296.0, 4_294_967_295.0))
     }
 
+    // The passes run in C (`trainer_dropout_*`, Sources/CKernels/dropout.c): Philox is computed for
+    // 32 blocks at a time in vector registers (AVX-512 or AVX2, chosen at run time) and applied in
+    // the same loop, instead of one block at a time in Swift (about 17 cycles a block, which held
+    // dropout to 7–10 GB/s). The words are Philox.block's exactly, so the masks are unchanged bit
+    // for bit; kept values are still input·(1/(1 − p)).
+
+    /// The C kernels' description of the mask of `stream` at probability `p`.
+    static func mask(probability p: Float, stream: RandomStream) -> trainer_dropout_mask {
+        trainer_dropout_mask(key: stream.key, stream: (stream.stream.0, stream.stream.1, stream.stream.2),
+                             threshold: threshold(p), scale: 1 / (1 - p))
+    }
+
     /// `output = input · mask / (1 − p)` (in place allowed). `p = 0` copies.
     /// - Complexity: one Philox block per 4 elements; 8 bytes of traffic per element.
     public static func forward(
@@ -26,12 +40,16 @@ public enum Dropout {
             if UnsafePointer(output) != input { output.update(from: input, count: count) }
             return
         }
-        withMultipliers(count: count, probability: p, stream: stream, parallelism: parallelism) { start, multipliers, n in
-            for i in 0 ..< n { output[start + i] = input[start + i] * multipliers[i] }
+        withUnsafePointer(to: mask(probability: p, stream: stream)) { mask in
+            parallelism.forEachPiece(count: count) { _, range in
+                let start = range.lowerBound
+                trainer_dropout_forward(output + start, input + start, nil, start, range.count, mask)
+            }
         }
     }
 
     /// `inputGradient += outputGradient · mask / (1 − p)`, with the mask of the same stream.
+    /// - Complexity: one Philox block per 4 elements; 12 bytes of traffic per element.
     public static func backward(
         inputGradient: UnsafeMutablePointer<Float>, outputGradient: UnsafePointer<Float>, count: Int,
         probability p: Float, stream: RandomStream, parallelism: Parallelism = .serial
@@ -40,8 +58,61 @@ public enum Dropout {
             Residual.accumulate(into: inputGradient, outputGradient, count: count, parallelism: parallelism)
             return
         }
-        withMultipliers(count: count, probability: p, stream: stream, parallelism: parallelism) { start, multipliers, n in
-            for i in 0 ..< n { inputGradient[start + i] += outputGradient[start + i] * multipliers[i] }
+        withUnsafePointer(to: mask(probability: p, stream: stream)) { mask in
+            parallelism.forEachPiece(count: count) { _, range in
+                let start = range.lowerBound
+                trainer_dropout_backward(inputGradient + start, nil, outputGradient + start, start, range.count, mask)
+            }
+        }
+    }
+
+    /// Dropout and a residual connection in one pass: `output = residual + input · mask / (1 − p)`,
+    /// which spares writing the dropped-out input and reading it back (`output` may be `residual`
+    /// or `input`). `p = 0` is `Residual.forward`. The sum is rounded as in the two kernels run one
+    /// after the other, so the result is bit-identical to them.
+    /// - Complexity: one Philox block per 4 elements; 12 bytes of traffic per element.
+    public static func forward(
+        output: UnsafeMutablePointer<Float>,  // (count)
+        residual: UnsafePointer<Float>,  // (count)
+        input: UnsafePointer<Float>,  // (count)
+        count: Int, probability p: Float, stream: RandomStream, parallelism: Parallelism = .serial
+    ) {
+        if p == 0 {
+            Residual.forward(output: output, residual, input, count: count, parallelism: parallelism)
+            return
+        }
+        withUnsafePointer(to: mask(probability: p, stream: stream)) { mask in
+            parallelism.forEachPiece(count: count) { _, range in
+                let start = range.lowerBound
+                trainer_dropout_forward(output + start, input + start, residual + start, start, range.count, mask)
+            }
+        }
+    }
+
+    /// The gradients of the dropout-and-residual `forward`: `inputGradient += outputGradient · mask
+    /// / (1 − p)` and, unless nil, `residualGradient += outputGradient` (a residual stream that shares
+    /// its gradient buffer with the output passes nil).
+    /// - Complexity: one Philox block per 4 elements; 20 bytes of traffic per element (12 without
+    ///   `residualGradient`).
+    public static func backward(
+        inputGradient: UnsafeMutablePointer<Float>,  // (count)
+        residualGradient: UnsafeMutablePointer<Float>?,  // (count)
+        outputGradient: UnsafePointer<Float>,  // (count)
+        count: Int, probability p: Float, stream: RandomStream, parallelism: Parallelism = .serial
+    ) {
+        if p == 0 {
+            Residual.accumulate(into: inputGradient, outputGradient, count: count, parallelism: parallelism)
+            if let residualGradient {
+                Residual.accumulate(into: residualGradient, outputGradient, count: count, parallelism: parallelism)
+            }
+            return
+        }
+        withUnsafePointer(to: mask(probability: p, stream: stream)) { mask in
+            parallelism.forEachPiece(count: count) { _, range in
+                let start = range.lowerBound
+                trainer_dropout_backward(inputGradient + start, residualGradient.map { $0 + start }, outputGradient + start,
+                                         start, range.count, mask)
+            }
         }
     }
 
@@ -51,52 +122,7 @@ public enum Dropout {
     public static func fillMultipliers(
         _ multipliers: UnsafeMutablePointer<Float>, start: Int, count: Int, probability p: Float, stream: RandomStream
     ) {
-        let cut = threshold(p), scale = 1 / (1 - p)
-        var i = 0
-        // Up to the first whole Philox block, one word at a time.
-        while i < count && (start + i) % 4 != 0 {
-            multipliers[i] = stream.word(start + i) >= cut ? scale : 0
-            i += 1
-        }
-        // Whole blocks: a counted loop, which the compiler vectorises across blocks.
-        let firstBlock = UInt32(truncatingIfNeeded: (start + i) / 4), blocks = (count - i) / 4
-        let m = multipliers + i
-        for block in 0 ..< blocks {
-            let words = stream.block(firstBlock &+ UInt32(truncatingIfNeeded: block))
-            m[4 * block] = words.0 >= cut ? scale : 0
-            m[4 * block + 1] = words.1 >= cut ? scale : 0
-            m[4 * block + 2] = words.2 >= cut ? scale : 0
-            m[4 * block + 3] = words.3 >= cut ? scale : 0
-        }
-        i += 4 * blocks
-        while i < count {
-            multipliers[i] = stream.word(start + i) >= cut ? scale : 0
-            i += 1
-        }
-    }
-
-    /// Elements per chunk of generated multipliers (a multiple of 4, the Philox block).
-    static let chunk = 256
-
-    /// Calls `body(start, multipliers, n)` for consecutive chunks of at most `chunk` elements, where
-    /// `multipliers[i]` is 1/(1 − p) if element `start + i` is kept and 0 if dropped. Generating a
-    /// chunk of Philox blocks in one loop, then applying it in another, lets both vectorise.
-    @inline(__always)
-    static func withMultipliers(
-        count: Int, probability p: Float, stream: RandomStream, parallelism: Parallelism,
-        _ body: (Int, UnsafePointer<Float>, Int) -> Void
-    ) {
-        let chunks = (count + chunk - 1) / chunk
-        parallelism.forEachPiece(count: chunks) { _, chunkRange in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: chunk) { multipliers in
-                let m = multipliers.baseAddress!
-                for c in chunkRange {
-                    let start = c * chunk, n = min(chunk, count - start)
-                    fillMultipliers(m, start: start, count: n, probability: p, stream: stream)
-                    body(start, UnsafePointer(m), n)
-                }
-            }
-        }
+        withUnsafePointer(to: mask(probability: p, stream: stream)) { trainer_dropout_multipliers(multipliers, start, count, $0) }
     }
 
     /// Plain-loop reference for `forward`, one element at a time through `keeps` (tests only).
@@ -106,6 +132,37 @@ public enum Dropout {
     ) {
         for i in 0 ..< count {
             output[i] = keeps(i, stream: stream, probability: p) ? input[i] / (1 - p) : 0
+        }
+    }
+
+    /// Plain-loop reference for `backward` (tests only).
+    public static func backwardNaive(
+        inputGradient: UnsafeMutablePointer<Float>, outputGradient: UnsafePointer<Float>, count: Int,
+        probability p: Float, stream: RandomStream
+    ) {
+        for i in 0 ..< count where keeps(i, stream: stream, probability: p) {
+            inputGradient[i] += outputGradient[i] / (1 - p)
+        }
+    }
+
+    /// Plain-loop reference for the dropout-and-residual `forward` (tests only).
+    public static func forwardNaive(
+        output: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>, input: UnsafePointer<Float>, count: Int,
+        probability p: Float, stream: RandomStream
+    ) {
+        for i in 0 ..< count {
+            output[i] = residual[i] + (keeps(i, stream: stream, probability: p) ? input[i] / (1 - p) : 0)
+        }
+    }
+
+    /// Plain-loop reference for the dropout-and-residual `backward` (tests only).
+    public static func backwardNaive(
+        inputGradient: UnsafeMutablePointer<Float>, residualGradient: UnsafeMutablePointer<Float>?,
+        outputGradient: UnsafePointer<Float>, count: Int, probability p: Float, stream: RandomStream
+    ) {
+        for i in 0 ..< count {
+            if keeps(i, stream: stream, probability: p) { inputGradient[i] += outputGradient[i] / (1 - p) }
+            residualGradient?[i] += outputGradient[i]
         }
     }
 }

@@ -28,6 +28,40 @@ final class SoftmaxTests: XCTestCase {
                          rows: N, columns: D)
         checkGradient("softmax dx", tensor: x, analytic: dx, samples: 30, step: 1e-3, loss: loss)
     }
+
+    /// Row lengths around the vector and partial-sum sizes, in place, with a −∞ (masked) entry.
+    func testRowLengthsInPlaceAndMaskedEntries() {
+        var random = TestRandom(seed: 67)
+        let N = 3
+        for D in [1, 2, 15, 16, 17, 31, 32, 33, 64, 100, 256, 257] {
+            let x = random.buffer(N * D, scale: 6), dy = random.buffer(N * D)
+            if D > 2 { x[D + 1] = -.infinity }
+            let y = FloatBuffer(x.array()), yRef = FloatBuffer(count: N * D)
+            Softmax.forward(output: y.pointer, input: y.readPointer, rows: N, columns: D, parallelism: Parallelism(threads: 2))
+            Softmax.forwardNaive(output: yRef.pointer, input: x.readPointer, rows: N, columns: D)
+            assertClose(y, yRef, tolerance: 1e-6, "softmax D=\(D)")
+            if D > 2 { XCTAssertEqual(y[D + 1], 0, "softmax of −∞") }
+            let dx = random.buffer(N * D), dxRef = FloatBuffer(dx.array())
+            Softmax.backward(inputGradient: dx.pointer, outputGradient: dy.readPointer, output: y.readPointer, rows: N,
+                             columns: D, parallelism: Parallelism(threads: 2))
+            Softmax.backwardNaive(inputGradient: dxRef.pointer, outputGradient: dy.readPointer, output: y.readPointer,
+                                  rows: N, columns: D)
+            assertClose(dx, dxRef, tolerance: 1e-5, "softmax backward D=\(D)")
+        }
+    }
+
+    func testSameOnEveryInstructionSet() throws {
+        var random = TestRandom(seed: 68)
+        let N = 40, D = 83
+        let x = random.buffer(N * D, scale: 8), dy = random.buffer(N * D)
+        try assertSameOnEveryInstructionSet("softmax") {
+            let y = FloatBuffer(count: N * D), dx = FloatBuffer(count: N * D)
+            Softmax.forward(output: y.pointer, input: x.readPointer, rows: N, columns: D, parallelism: Parallelism(threads: 2))
+            Softmax.backward(inputGradient: dx.pointer, outputGradient: dy.readPointer, output: y.readPointer, rows: N,
+                             columns: D, parallelism: Parallelism(threads: 2))
+            return [y, dx]
+        }
+    }
 }
 
 final class ActivationTests: XCTestCase {

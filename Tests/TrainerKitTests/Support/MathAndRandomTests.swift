@@ -24,6 +24,34 @@ final class FastMathTests: XCTestCase {
     }
 }
 
+final class VectorExpTests: XCTestCase {
+    /// The kernels' exponential over its whole range, on every instruction set.
+    func testAgainstFoundation() throws {
+        let n = 130_001
+        let x = FloatBuffer(count: n), y = FloatBuffer(count: n)
+        for i in 0 ..< n { x[i] = -90 + 178 * Float(i) / Float(n - 1) }
+        FastMath.exp(y.pointer, x.readPointer, count: n)
+        var worst = 0.0
+        for i in 0 ..< n {
+            let e = Foundation.exp(Double(x[i]))
+            if x[i] < -87.3 { XCTAssertEqual(y[i], 0, "e^\(x[i])") } else { worst = max(worst, abs(Double(y[i]) - e) / e) }
+        }
+        XCTAssertLessThan(worst, 3e-7, "relative error")
+        let special = FloatBuffer([0, -.infinity, .nan, 88, 1e30]), out = FloatBuffer(count: 5)
+        FastMath.exp(out.pointer, special.readPointer, count: 5)
+        XCTAssertEqual(out[0], 1)
+        XCTAssertEqual(out[1], 0)
+        XCTAssertTrue(out[2].isNaN)
+        XCTAssertEqual(Double(out[3]), Foundation.exp(88.0), accuracy: 1e-6 * Foundation.exp(88.0))
+        XCTAssertEqual(out[4], out[3], "clamped at e^88")
+        try assertSameOnEveryInstructionSet("vector exp") {
+            let y = FloatBuffer(count: n)
+            FastMath.exp(y.pointer, x.readPointer, count: n)
+            return [y]
+        }
+    }
+}
+
 final class PhiloxTests: XCTestCase {
     /// Known-answer vectors of Philox4x32-10 from Random123's kat_vectors.
     func testKnownAnswers() {
@@ -45,5 +73,21 @@ final class PhiloxTests: XCTestCase {
         var squares = 0.0
         for i in 0 ..< 10_000 { squares += a.normal(i) * a.normal(i) }
         XCTAssertEqual(squares / 10_000, 1, accuracy: 0.05)
+    }
+}
+
+final class VectorInstructionsTests: XCTestCase {
+    func testTheWidestSupportedSetIsInUseAndRestored() {
+        let supported = VectorInstructions.supported
+        XCTAssertEqual(supported.first, .portable, "portable C runs everywhere")
+        XCTAssertEqual(VectorInstructions.inUse, supported.last)
+        VectorInstructions.with(.portable) { XCTAssertEqual(VectorInstructions.inUse, .portable) }
+        XCTAssertEqual(VectorInstructions.inUse, supported.last, "restored")
+        #if arch(x86_64)
+        // What the CPU reports must be what the kernels use (an AVX-512 machine must not fall back).
+        let flags = CPU.flags
+        if flags.contains("avx512f") { XCTAssertEqual(supported.last, .avx512) }
+        else if flags.contains("avx2"), flags.contains("fma") { XCTAssertEqual(supported.last, .avx2) }
+        #endif
     }
 }

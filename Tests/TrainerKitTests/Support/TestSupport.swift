@@ -141,3 +141,23 @@ func modelConfig(positions: Int, channels: Int, heads: Int, layers: Int, feedFor
     config.labelSmoothing = labelSmoothing
     return config
 }
+
+/// Runs `kernels` once on each instruction set this CPU supports (`VectorInstructions`) and asserts
+/// that every run returns the same buffers, bit for bit, as the widest. Skips when the CPU has only
+/// one set: there is nothing to compare.
+func assertSameOnEveryInstructionSet(
+    _ what: String, file: StaticString = #filePath, line: UInt = #line, _ kernels: () -> [FloatBuffer]
+) throws {
+    let sets = VectorInstructions.supported
+    guard let widest = sets.last, sets.count > 1 else { throw XCTSkip("\(what): this CPU runs one instruction set") }
+    let reference = VectorInstructions.with(widest) { kernels() }
+    XCTAssertTrue(reference.allSatisfy { $0.array().contains { $0 != 0 } }, "\(what): an output is all zero",
+                  file: file, line: line)
+    for instructions in sets.dropLast() {
+        let result = VectorInstructions.with(instructions) { kernels() }
+        XCTAssertEqual(result.count, reference.count, what, file: file, line: line)
+        for (index, (a, b)) in zip(result, reference).enumerated() {
+            assertIdentical(a, b, "\(what) output \(index): \(instructions) vs \(widest)", file: file, line: line)
+        }
+    }
+}

@@ -112,7 +112,9 @@ final class Seq2SeqTests: XCTestCase {
         model.initialize(seed: 1)
         let optimizer = AdamW(parameterCount: model.parameters.count, beta1: 0.9, beta2: 0.98, epsilon: 1e-9, weightDecay: 0)
         var random = TestRandom(seed: 2)
-        for _ in 0 ..< 1000 {
+        // 1500 steps: after 1000, the smallest margin below ranged from 1.8 to 12 over seeds and BLAS
+        // kernels (training amplifies last-bit differences); after 1500, from 7 to 17.
+        for _ in 0 ..< 1500 {
             var source: [Int32] = [], target: [Int32] = [], labels: [Int32] = []
             for _ in 0 ..< 8 {
                 let sentence = (0 ..< 4).map { _ in Int32(4 + random.next() % 7) }

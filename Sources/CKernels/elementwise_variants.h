@@ -1,0 +1,22 @@
+// The entry points of elementwise_body.h, one per instruction set, between which elementwise.c
+// dispatches (`ISA` is avx512, avx2 or portable); and the instruction set in use, for dropout.c too.
+#define ELEMENTWISE_VARIANTS(ISA)                                                                                     \
+    void trainer_exp_##ISA(float *out, const float *in, long n);                                                     \
+    void trainer_gelu_forward_##ISA(float *out, const float *in, const float *bias, long n, int exact);              \
+    void trainer_gelu_backward_##ISA(float *dinp, float *dbias, const float *dout, const float *inp,                 \
+                                     const float *bias, long n, int exact);                                         \
+    void trainer_softmax_forward_##ISA(float *out, const float *in, long rows, long columns, float *maximum,          \
+                                       float *sum);                                                                  \
+    void trainer_softmax_backward_##ISA(float *dinp, const float *dout, const float *out, long rows, long columns);  \
+    void trainer_layernorm_forward_##ISA(float *out, float *mean, float *rstd, const float *in, const float *weight,  \
+                                         const float *bias, long rows, long channels, float epsilon);                \
+    void trainer_layernorm_backward_##ISA(float *dinp, float *dweight, float *dbias, const float *dout,              \
+                                          const float *inp, const float *weight, const float *mean,                  \
+                                          const float *rstd, long rows, long channels);
+
+ELEMENTWISE_VARIANTS(avx512)
+ELEMENTWISE_VARIANTS(avx2)
+ELEMENTWISE_VARIANTS(portable)
+
+// The instruction set in use (see trainer_vector_isa in CKernels.h).
+int trainer_vector_isa(void);
