@@ -51,15 +51,16 @@ public final class FeedForwardSublayer: ResidualSublayer {
                         memory: UnsafePointer<Float>?, context: PassContext) {
         let rows = context.rows, threads = context.parallelism, count = rows * hiddenWidth
         norm.forward(output: normalized.pointer, input: input, rows: rows, threads)
-        linear1.forward(output: hidden.pointer, input: normalized.readPointer, rows: rows, precision: context.precision, threads)
+        // GELU takes linear1's bias itself (one pass less); `hidden` is then x·W1ᵀ without it.
+        let fusesBias = spec.activation != .relu
+        linear1.forward(output: hidden.pointer, input: normalized.readPointer, rows: rows, precision: context.precision,
+                        addsBias: !fusesBias, threads)
         switch spec.activation {
         case .relu:
             ReLU.forward(output: activated.pointer, input: hidden.readPointer, count: count, parallelism: threads)
-        case .gelu:
-            GELU.forward(output: activated.pointer, input: hidden.readPointer, count: count, approximation: .exact,
-                         parallelism: threads)
-        case .geluTanh:
-            GELU.forward(output: activated.pointer, input: hidden.readPointer, count: count, approximation: .tanh,
+        case .gelu, .geluTanh:
+            GELU.forward(output: activated.pointer, input: hidden.readPointer, bias: linear1.bias!.value, rows: rows,
+                         channels: hiddenWidth, approximation: spec.activation == .gelu ? .exact : .tanh,
                          parallelism: threads)
         }
         linear2.forward(output: output, input: activated.readPointer, rows: rows, precision: context.precision, threads)
@@ -77,21 +78,20 @@ public final class FeedForwardSublayer: ResidualSublayer {
                          precision: context.precision, scratch: scratch, threads)
         let dHidden = scratch.hidden.pointer
         dHidden.update(repeating: 0, count: count)
+        let fusesBias = spec.activation != .relu
         switch spec.activation {
         case .relu:
             ReLU.backward(inputGradient: dHidden, outputGradient: dActivated, input: hidden.readPointer, count: count,
                           parallelism: threads)
-        case .gelu:
-            GELU.backward(inputGradient: dHidden, outputGradient: dActivated, input: hidden.readPointer, count: count,
-                          approximation: .exact, parallelism: threads)
-        case .geluTanh:
-            GELU.backward(inputGradient: dHidden, outputGradient: dActivated, input: hidden.readPointer, count: count,
-                          approximation: .tanh, parallelism: threads)
+        case .gelu, .geluTanh:
+            GELU.backward(inputGradient: dHidden, biasGradient: linear1.bias!.gradient, outputGradient: dActivated,
+                          input: hidden.readPointer, bias: linear1.bias!.value, rows: rows, channels: hiddenWidth,
+                          approximation: spec.activation == .gelu ? .exact : .tanh, parallelism: threads)
         }
         let dNormalized = scratch.branch.pointer
         dNormalized.update(repeating: 0, count: rows * channels)
         linear1.backward(inputGradient: dNormalized, outputGradient: dHidden, input: normalized.readPointer, rows: rows,
-                         precision: context.precision, scratch: scratch, threads)
+                         precision: context.precision, addsBias: !fusesBias, scratch: scratch, threads)
         norm.backward(inputGradient: streamGradient, outputGradient: dNormalized, input: input, rows: rows, threads)
     }
 }

@@ -39,9 +39,11 @@ final class LinearLayer {
         inputBF16?.deallocate()
     }
 
-    /// `output = input·Wᵀ + b` over `rows` rows, in `precision`.
+    /// `output = input·Wᵀ + b` over `rows` rows, in `precision`. Without `addsBias` the bias is left
+    /// to the caller (a fused activation adds it, and takes its gradient, itself).
     func forward(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, rows: Int, precision: Precision,
-                 _ parallelism: Parallelism) {
+                 addsBias: Bool = true, _ parallelism: Parallelism) {
+        let bias = addsBias ? self.bias : nil
         switch precision {
         case .fp32:
             Linear.forward(output: output, input: input, weight: weight.value, bias: bias?.value, rows: rows,
@@ -66,8 +68,9 @@ final class LinearLayer {
     /// gradients and (if given) `inputGradient`. In bf16 the output gradient is converted into
     /// `scratch`'s bf16 buffer.
     func backward(inputGradient: UnsafeMutablePointer<Float>?, outputGradient: UnsafePointer<Float>,
-                  input: UnsafePointer<Float>, rows: Int, precision: Precision, scratch: BackwardScratch,
-                  _ parallelism: Parallelism) {
+                  input: UnsafePointer<Float>, rows: Int, precision: Precision, addsBias: Bool = true,
+                  scratch: BackwardScratch, _ parallelism: Parallelism) {
+        let bias = addsBias ? self.bias : nil
         switch precision {
         case .fp32:
             Linear.backward(inputGradient: inputGradient, weightGradient: weight.gradient, biasGradient: bias?.gradient,

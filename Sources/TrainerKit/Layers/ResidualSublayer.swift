@@ -24,10 +24,12 @@ func closeResidual(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Flo
                    context: PassContext, site: Int) {
     let count = context.rows * channels
     if let dropout = context.dropout {
-        Dropout.forward(output: output, input: output, count: count, probability: dropout.probability,
+        // One pass: output = input + dropout(output).
+        Dropout.forward(output: output, residual: input, input: output, count: count, probability: dropout.probability,
                         stream: dropout.stream(site: site), parallelism: context.parallelism)
+    } else {
+        Residual.forward(output: output, output, input, count: count, parallelism: context.parallelism)
     }
-    Residual.forward(output: output, output, input, count: count, parallelism: context.parallelism)
 }
 
 /// The start of every residual sublayer's backward pass: the gradient of the branch output, back
