@@ -41,8 +41,12 @@ public final class StepGradients {
         set { sum.exponents = newValue }
     }
 
-    /// Seconds of the last step spent in MPI calls of the gradient all-reduce.
+    /// Seconds of the last step spent in MPI calls of the gradient all-reduce, after every rank
+    /// had finished its micro-batches.
     public var communicationSeconds: Double { allreduce.communicationSeconds }
+    /// Seconds of the last step this rank waited for the slowest rank to finish its micro-batches
+    /// (load imbalance, not communication).
+    public private(set) var waitSeconds = 0.0
 
     public init(parameters: ParameterStore, communicator: Communicator, mode: Reduction, microBatchesPerStep: Int,
                 overlap: Bool, bucketElements: Int = 1 << 20, log: @escaping (String) -> Void = { _ in }) {
@@ -72,24 +76,25 @@ public final class StepGradients {
         clearGradients(parallelism: parallelism)
     }
 
-    /// Runs micro-batches `microBatches` of step `step` with `runMicroBatch(index, gradientsReady)`
+    /// Runs micro-batches `microBatches` (ascending indices) of step `step` with `runMicroBatch(index, gradientsReady)`
     /// (forward and backward, adding into `parameters.gradients`; `gradientsReady`, when given,
     /// is to be told which tensors are final as the backward pass goes) and sums their gradients
     /// over this rank's micro-batches and all ranks. Recomputes the step (up to twice) when a value
     /// overflowed its fixed-point range.
     /// - Throws: when the gradient is not finite, or what `runMicroBatch` throws.
-    public func accumulate(step: Int, microBatches: Range<Int>, parallelism: Parallelism,
+    public func accumulate(step: Int, microBatches: [Int], parallelism: Parallelism,
                            _ runMicroBatch: (_ index: Int, _ gradientsReady: ((Range<Int>) -> Void)?) throws -> Void) throws {
         self.parallelism = parallelism
         for attempt in 0 ..< 3 {
             begin()
             for index in microBatches {
-                let last = index == microBatches.upperBound - 1
+                let last = index == microBatches.last
                 // The last local micro-batch reports finished tensors so that their buckets start early.
                 let report = overlap && last
                 try runMicroBatch(index, report ? gradientsReady : nil)
                 microBatchDone(reportedWhileRunning: report, last: last)
             }
+            try waitForSlowestRank()
             let overflowed = try reduce()
             if !overflowed { return }
             guard maxima.allSatisfy({ $0.isFinite }) else {
@@ -169,6 +174,16 @@ public final class StepGradients {
         guard mode == .exact else { return }
         let unreported = reportedWhileRunning ? 0 ..< reportedFrom : parameters.entries.indices
         sum.add(parameters.gradients, entries: unreported, clear: !last, parallelism: parallelism)
+    }
+
+    /// Waits at a barrier until every rank has run its micro-batches and times it, so that the
+    /// all-reduce time after it is communication alone (buckets already started keep progressing
+    /// inside the barrier).
+    private func waitForSlowestRank() throws {
+        guard communicator.size > 1 else { waitSeconds = 0; return }
+        let start = DispatchTime.now().uptimeNanoseconds
+        try communicator.barrier()
+        waitSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
     /// Finishes the all-reduce and (exact mode) agrees on the per-tensor maxima; returns whether

@@ -20,8 +20,12 @@ public final class Trainer {
     let optimizer: AdamW
     /// The step's gradient: micro-batch sums, exact all-reduce, mean, clipping.
     let gradients: StepGradients
-    /// Seconds of the last step spent in the gradient all-reduce (MPI calls).
+    /// Seconds of the last step spent in the gradient all-reduce (MPI calls) once every rank was
+    /// ready, and waiting for the slowest rank before that.
     public var lastCommunicationSeconds: Double { gradients.communicationSeconds }
+    public var lastWaitSeconds: Double { gradients.waitSeconds }
+    /// The last step's share-out of micro-batches to ranks.
+    public private(set) var lastSchedule: MicroBatchSchedule
     /// Input tokens and model FLOPs of the last step, over all ranks.
     public private(set) var lastStepTokens = 0.0, lastStepFLOPs = 0.0
     let schedule: LearningRateSchedule
@@ -34,11 +38,15 @@ public final class Trainer {
     /// run_dir/metrics.jsonl (rank 0 writes it).
     let metricsLog: MetricsLog
 
-    /// Micro-batches per step over all ranks, and this rank's share.
+    /// Micro-batches per step over all ranks.
     let microBatches: Int
-    var myMicroBatches: Range<Int> {
-        let W = communicator.size, r = communicator.rank
-        return (r * microBatches / W) ..< ((r + 1) * microBatches / W)
+
+    /// Which micro-batches of `step` each rank runs: contiguous runs when they cost the same (the
+    /// GPT), shared out by cost otherwise (the translator); see `MicroBatchSchedule`.
+    func schedule(step: Int) throws -> MicroBatchSchedule {
+        let costs = try (0 ..< microBatches).map { try task.microBatchCost(step: step, index: $0) }
+        if costs.contains(nil) { return MicroBatchSchedule(contiguous: microBatches, ranks: communicator.size) }
+        return MicroBatchSchedule(costs: costs.map { $0! }, ranks: communicator.size)
     }
 
     public var checkpointPath: String { config.runDirectory + "/ckpt.h5" }
@@ -51,6 +59,7 @@ public final class Trainer {
         self.log = communicator.isRoot ? log : { _ in }
         parallelism = Parallelism(threads: threads)
         microBatches = config.data.microBatchesPerStep
+        lastSchedule = MicroBatchSchedule(contiguous: microBatches, ranks: communicator.size)
         guard microBatches % communicator.size == 0 else {
             throw TrainerError("config: the \(microBatches) micro-batches per step (data.batch_size \(config.data.batchSize) / data.micro_batch_size \(config.data.microBatchSize)) do not divide evenly over \(communicator.size) ranks")
         }
@@ -132,7 +141,9 @@ public final class Trainer {
         // Per global micro-batch slots, filled by the rank that runs it and summed exactly.
         var lossSums = [Double](repeating: 0, count: microBatches), tokenCounts = [Double](repeating: 0, count: microBatches)
         var inputTokens = [Double](repeating: 0, count: microBatches), flops = [Double](repeating: 0, count: microBatches)
-        try gradients.accumulate(step: step, microBatches: myMicroBatches, parallelism: parallelism) { index, gradientsReady in
+        lastSchedule = try schedule(step: step)
+        let mine = lastSchedule.assignments[communicator.rank]
+        try gradients.accumulate(step: step, microBatches: mine, parallelism: parallelism) { index, gradientsReady in
             if let failure = FaultInjection.failure(rank: communicator.rank, step: step) { throw failure }
             let total = try task.trainMicroBatch(step: step, index: index, parallelism: parallelism,
                                                  gradientsReady: gradientsReady)
@@ -220,13 +231,16 @@ public final class Trainer {
             let tokens = lastStepTokens
             let mfu = lastStepFLOPs / Double(communicator.size) / seconds / peak
             if config.logInterval > 0 && step % config.logInterval == 0 {
-                let communication = communicator.size > 1 ? String(format: ", all-reduce %.1f%%", 100 * lastCommunicationSeconds / seconds) : ""
+                let communication = communicator.size > 1
+                    ? String(format: ", wait %.1f%%, all-reduce %.1f%%", 100 * lastWaitSeconds / seconds, 100 * lastCommunicationSeconds / seconds)
+                    : ""
                 log(String(format: "step %d: loss %.4f, lr %.2e, grad norm %.3f, %.1f ms, %.0f tok/s, mfu %.1f%%%@",
                            step, loss, lr, norm, seconds * 1e3, tokens / seconds, mfu * 100, communication))
             }
             metrics.record("loss", step: step, value: loss)
             appendMetrics([("step", step), ("loss", loss), ("lr", lr), ("grad_norm", norm), ("ms", seconds * 1e3),
-                           ("tokens_per_s", tokens / seconds), ("mfu", mfu), ("allreduce_ms", lastCommunicationSeconds * 1e3)])
+                           ("tokens_per_s", tokens / seconds), ("mfu", mfu), ("wait_ms", lastWaitSeconds * 1e3),
+                           ("allreduce_ms", lastCommunicationSeconds * 1e3)])
             step += 1
         }
         if lastEvaluated != step { try evaluateAndLog() }

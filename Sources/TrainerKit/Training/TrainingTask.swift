@@ -17,6 +17,10 @@ public protocol TrainingTask: AnyObject {
                          gradientsReady: ((Range<Int>) -> Void)?) throws -> CrossEntropy.Total
     /// Forward only (no dropout) on the fixed evaluation micro-batch `index` of `split`.
     func evaluateMicroBatch(split: TokenDataset.Split, index: Int, parallelism: Parallelism) throws -> CrossEntropy.Total
+    /// What training micro-batch `index` of step `step` costs to compute (its model FLOPs, padding
+    /// included), known before running it, so that ranks can share a step's micro-batches evenly
+    /// (`MicroBatchSchedule`); nil when every micro-batch costs the same.
+    func microBatchCost(step: Int, index: Int) throws -> Double?
     /// Model FLOPs (forward + backward) of one training micro-batch, for MFU.
     var flopsPerMicroBatch: Double { get }
     /// Tokens processed by one training micro-batch, for tokens/s.
@@ -43,6 +47,7 @@ extension TrainingTask {
     public func extraEvaluation(step: Int, communicator: Communicator, parallelism: Parallelism) throws -> [(String, Double)] { [] }
     public func demonstration(length: Int, parallelism: Parallelism) throws -> String? { nil }
     public var dataIdentity: String { "" }
+    public func microBatchCost(step: Int, index: Int) throws -> Double? { nil }
     public var lastMicroBatchTokens: Int { tokensPerMicroBatch }
     public var lastMicroBatchFLOPs: Double { flopsPerMicroBatch }
 

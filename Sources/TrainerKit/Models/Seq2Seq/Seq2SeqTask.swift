@@ -5,7 +5,8 @@ import Foundation
 /// Micro-batches are bucketed by length: the training pairs are sorted by length and cut into
 /// buckets of 16 micro-batches' worth; micro-batch i of step s draws a bucket and then its pairs
 /// from the Philox stream of (seed, s, i), so it depends on nothing else (not on the ranks). Each
-/// micro-batch is padded only to its own longest sentence.
+/// micro-batch is padded only to its own longest sentence, so micro-batches differ in cost, and
+/// the trainer shares them out by cost (`microBatchCost`, `MicroBatchSchedule`).
 public final class Seq2SeqTask: TrainingTask {
     public let modelKind = "seq2seq"
     public let model: Seq2SeqModel
@@ -101,13 +102,29 @@ public final class Seq2SeqTask: TrainingTask {
         return total
     }
 
-    public func trainMicroBatch(step: Int, index: Int, parallelism: Parallelism,
-                                gradientsReady: ((Range<Int>) -> Void)?) throws -> CrossEntropy.Total {
+    /// The training pairs of micro-batch `index` of step `step`: a length bucket, then `sequences`
+    /// pairs from it, drawn from the Philox stream of (seed, step, index).
+    func trainingPairs(step: Int, index: Int) -> [Int] {
         let stream = RandomStream(seed: seed, StreamNames.data, UInt32(index), UInt32(truncatingIfNeeded: step))
         let bucket = buckets[stream.integer(0, below: buckets.count)]
-        let pairs = try (0 ..< sequences).map { j -> ([Int32], [Int32]) in
-            let pair = bucket[stream.integer(1 + j, below: bucket.count)]
-            return (try dataset.sentence(.train, .source, pair), try dataset.sentence(.train, .target, pair))
+        return (0 ..< sequences).map { j in bucket[stream.integer(1 + j, below: bucket.count)] }
+    }
+
+    /// The model FLOPs of the padded micro-batch (every row padded to the longest source and
+    /// target), which is what the kernels compute.
+    public func microBatchCost(step: Int, index: Int) throws -> Double? {
+        let pairs = trainingPairs(step: step, index: index)
+        let S = pairs.map { dataset.length(.train, .source, $0) + 2 }.max()!
+        let T = pairs.map { dataset.length(.train, .target, $0) + 1 }.max()!
+        let B = Double(pairs.count)
+        return model.flops(sourceTokens: B * Double(S), targetTokens: B * Double(T), sourceLength: Double(S),
+                           targetLength: Double(T))
+    }
+
+    public func trainMicroBatch(step: Int, index: Int, parallelism: Parallelism,
+                                gradientsReady: ((Range<Int>) -> Void)?) throws -> CrossEntropy.Total {
+        let pairs = try trainingPairs(step: step, index: index).map { pair in
+            (try dataset.sentence(.train, .source, pair), try dataset.sentence(.train, .target, pair))
         }
         let context = dropout > 0 ? DropoutContext(seed: seed, step: step, microBatch: index, probability: dropout) : nil
         return run(pairs, dropout: context, train: true, parallelism: parallelism, gradientsReady: gradientsReady)
