@@ -20,6 +20,9 @@ struct Bench: ParsableCommand {
         @Option(help: "Timed steps per thread count (the best is reported).")
         var steps = 3
 
+        @Flag(help: "Then profile as many steps again: each kernel's self time per step (rank 0).")
+        var profile = false
+
         func run() throws {
             try guarded(true) {
                 let config = configuration.config ?? "configs/gpt-full.yaml"
@@ -29,7 +32,7 @@ struct Bench: ParsableCommand {
                 say("trainer bench step: \(config), \(world.size) rank(s), batch \(runConfig.data.batchSize) × \(runConfig.data.blockSize) tokens in micro-batches of \(runConfig.data.microBatchSize), reduction \(runConfig.reduction.rawValue), \(BLASKernel.summary)")
                 var results: [StepBench.Result] = []
                 for count in threads {
-                    results.append(try StepBench.run(config: runConfig, threads: count, steps: steps, log: say))
+                    results.append(try StepBench.run(config: runConfig, threads: count, steps: steps, profile: profile, log: say))
                 }
                 for r in results { say("MFU with \(r.threads) thread(s) per rank is against the \(r.peak.description)") }
                 say("ranks threads   ms/step    tokens/s     MFU   all-reduce   peak GFLOP/s   gemm GFLOP/s   parameters")
@@ -38,8 +41,24 @@ struct Bench: ParsableCommand {
                                r.millisecondsPerStep, r.tokensPerSecond, r.mfu * 100, r.allreduceShare * 100,
                                r.peak.flops / 1e9, r.peak.gemm / 1e9, r.parameters))
                 }
+                for r in results where !r.profile.isEmpty { say(Bench.profileTable(r)) }
             }
         }
+    }
+
+    /// Rank 0's kernels by self time per profiled step, and what no kernel accounts for.
+    static func profileTable(_ r: StepBench.Result) -> String {
+        let step = r.profiledStepSeconds, timed = r.profile.reduce(0) { $0 + $1.seconds }
+        var lines = [String(format: "profile, %d rank(s) × %d thread(s), precision %@: %.1f ms per profiled step",
+                            r.ranks, r.threads, r.peak.precision.rawValue, step * 1e3),
+                     "kernel                                   ms/step   share   calls/step"]
+        for entry in r.profile {
+            lines.append(entry.name.padding(toLength: 38, withPad: " ", startingAt: 0)
+                         + String(format: " %9.2f %6.1f%% %10d", entry.seconds * 1e3, 100 * entry.seconds / step, entry.calls))
+        }
+        lines.append("(outside the kernels)".padding(toLength: 38, withPad: " ", startingAt: 0)
+                     + String(format: " %9.2f %6.1f%%", (step - timed) * 1e3, 100 * (step - timed) / step))
+        return lines.joined(separator: "\n")
     }
 
     struct Kernels: ParsableCommand {

@@ -16,12 +16,18 @@ public enum StepBench {
         public var parameters: Int
         /// Share of the step spent in the gradient all-reduce (MPI calls), on rank 0.
         public var allreduceShare: Double
+        /// With `profile`: rank 0's self time per kernel over the profiled steps, per step, most
+        /// first, and the profiled steps' mean duration.
+        public var profile: [StepProfile.Entry] = []
+        public var profiledStepSeconds = 0.0
     }
 
-    /// Runs `steps` timed steps (after one warm-up step) with `threads` threads. The dataset is a
-    /// synthetic one of random tokens written to a temporary file (vocabulary 65, as the seeds').
-    public static func run(config: RunConfig, threads: Int, steps: Int, communicator: Communicator = .world,
-                           log: (String) -> Void) throws -> Result {
+    /// Runs `steps` timed steps (after one warm-up step) with `threads` threads, then, with
+    /// `profile`, `steps` more steps with `StepProfile` recording (apart, so that its small cost
+    /// does not touch the timings). The dataset is a synthetic one of random tokens written to a
+    /// temporary file (vocabulary 65, as the seeds').
+    public static func run(config: RunConfig, threads: Int, steps: Int, profile: Bool = false,
+                           communicator: Communicator = .world, log: (String) -> Void) throws -> Result {
         // Rank 0 names the folder and writes the data; every rank uses the same paths (the config
         // must be identical on all ranks).
         let folder = try communicator.broadcast(
@@ -63,9 +69,21 @@ public enum StepBench {
                        seconds * 1e3, trainer.lastCommunicationSeconds * 1e3))
         }
         let tokens = trainer.lastStepTokens
-        return Result(ranks: communicator.size, threads: threads, millisecondsPerStep: best * 1e3, tokensPerSecond: tokens / best,
-                      mfu: trainer.lastStepFLOPs / Double(communicator.size) / best / peak,
-                      peak: machine, parameters: task.parameters.count, allreduceShare: share)
+        var result = Result(ranks: communicator.size, threads: threads, millisecondsPerStep: best * 1e3,
+                            tokensPerSecond: tokens / best, mfu: trainer.lastStepFLOPs / Double(communicator.size) / best / peak,
+                            peak: machine, parameters: task.parameters.count, allreduceShare: share)
+        if profile && steps > 0 {
+            try communicator.barrier()
+            let start = DispatchTime.now().uptimeNanoseconds
+            StepProfile.reset()
+            for _ in 0 ..< steps { _ = try trainer.trainStep(lr: 1e-4) }
+            let entries = StepProfile.finish()
+            result.profiledStepSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(steps)
+            result.profile = entries.map {
+                StepProfile.Entry(name: $0.name, seconds: $0.seconds / Double(steps), calls: $0.calls / steps)
+            }
+        }
+        return result
     }
 
     /// A parallel dataset of random sentences: 4,000 pairs over 16,000 synthetic words (about the

@@ -53,6 +53,8 @@ public final class TokenDataset: @unchecked Sendable {
     /// only on its stream (seed, step, micro-batch), never on which rank reads it.
     public func sample(_ split: Split, sequences: Int, length T: Int, stream: RandomStream,
                        inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>) throws {
+        let region = StepProfile.begin("data (sequences from HDF5)")
+        defer { StepProfile.end(region) }
         let available = counts[split]! - T
         guard available > 0 else {
             throw TrainerError("\(path): the \(split.rawValue) split has \(counts[split]!) tokens, fewer than block_size + 1 = \(T + 1)")

@@ -61,6 +61,8 @@ public final class BucketedAllreduce {
     /// complete, and lets MPI progress the buckets in flight (Open MPI progresses non-blocking
     /// collectives only inside MPI calls).
     public func tensorsReady(from tensor: Int) {
+        let region = StepProfile.begin("all-reduce")
+        defer { StepProfile.end(region) }
         let start = DispatchTime.now().uptimeNanoseconds
         defer { communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         readyFrom = min(readyFrom, tensor)
@@ -84,6 +86,8 @@ public final class BucketedAllreduce {
 
     /// Starts whatever is left and waits for every bucket: the buffer then holds the sum over ranks.
     public func finish() throws {
+        let region = StepProfile.begin("all-reduce")
+        defer { StepProfile.end(region) }
         tensorsReady(from: 0)
         let start = DispatchTime.now().uptimeNanoseconds
         defer { communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }

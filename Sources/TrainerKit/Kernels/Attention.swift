@@ -112,6 +112,8 @@ public enum Attention {
         dropout: ProbabilityDropout? = nil,
         shape: Shape, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("attention forward (materialised)")
+        defer { StepProfile.end(region) }
         let Tq = shape.queryLength, Tk = shape.keyLength, NH = shape.heads, HS = shape.headSize
         let C = shape.channels, scale = shape.scale
         let dropout = dropout.flatMap { $0.probability > 0 ? $0 : nil }
@@ -209,6 +211,8 @@ public enum Attention {
         dropout: ProbabilityDropout? = nil,
         shape: Shape, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("attention backward (materialised)")
+        defer { StepProfile.end(region) }
         let Tq = shape.queryLength, Tk = shape.keyLength, NH = shape.heads, HS = shape.headSize
         let C = shape.channels, scale = shape.scale
         let dropout = dropout.flatMap { $0.probability > 0 ? $0 : nil }

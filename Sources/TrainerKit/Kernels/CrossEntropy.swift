@@ -34,6 +34,8 @@ public enum CrossEntropy {
         rows N: Int, classes V: Int, labelSmoothing ε: Float = 0, ignoreIndex: Int32 = -100,
         parallelism: Parallelism = .serial
     ) -> Total {
+        let region = StepProfile.begin("cross-entropy forward")
+        defer { StepProfile.end(region) }
         parallelism.forEachPiece(count: N) { _, rows in
             for n in rows {
                 let target = targets[n]
@@ -73,6 +75,8 @@ public enum CrossEntropy {
         rows N: Int, classes V: Int, labelSmoothing ε: Float = 0, ignoreIndex: Int32 = -100,
         scale: Float, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("cross-entropy backward")
+        defer { StepProfile.end(region) }
         let uniform = ε / Float(V)
         parallelism.forEachPiece(count: N) { _, rows in
             for n in rows where targets[n] != ignoreIndex {

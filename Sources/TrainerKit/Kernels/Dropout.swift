@@ -36,6 +36,8 @@ public enum Dropout {
         output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int,
         probability p: Float, stream: RandomStream, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("dropout forward")
+        defer { StepProfile.end(region) }
         if p == 0 {
             if UnsafePointer(output) != input { output.update(from: input, count: count) }
             return
@@ -54,6 +56,8 @@ public enum Dropout {
         inputGradient: UnsafeMutablePointer<Float>, outputGradient: UnsafePointer<Float>, count: Int,
         probability p: Float, stream: RandomStream, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("dropout backward")
+        defer { StepProfile.end(region) }
         if p == 0 {
             Residual.accumulate(into: inputGradient, outputGradient, count: count, parallelism: parallelism)
             return
@@ -77,6 +81,8 @@ public enum Dropout {
         input: UnsafePointer<Float>,  // (count)
         count: Int, probability p: Float, stream: RandomStream, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("dropout + residual forward")
+        defer { StepProfile.end(region) }
         if p == 0 {
             Residual.forward(output: output, residual, input, count: count, parallelism: parallelism)
             return
@@ -100,6 +106,8 @@ public enum Dropout {
         outputGradient: UnsafePointer<Float>,  // (count)
         count: Int, probability p: Float, stream: RandomStream, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("dropout + residual backward")
+        defer { StepProfile.end(region) }
         if p == 0 {
             Residual.accumulate(into: inputGradient, outputGradient, count: count, parallelism: parallelism)
             if let residualGradient {

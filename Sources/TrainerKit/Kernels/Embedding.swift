@@ -11,6 +11,8 @@ public enum Embedding {
         rows N: Int, channels C: Int, scale: Float = 1,
         parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("embeddings forward")
+        defer { StepProfile.end(region) }
         parallelism.forEachPiece(count: N) { _, rows in
             for n in rows {
                 let row = table + Int(tokens[n]) * C, out = output + n * C
@@ -35,6 +37,8 @@ public enum Embedding {
         rows N: Int, channels C: Int, scale: Float = 1,
         parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("embeddings backward")
+        defer { StepProfile.end(region) }
         // Pieces of whole 16-channel groups, so threads never share a cache line of the table.
         let groups = (C + 15) / 16
         parallelism.forEachPiece(count: groups) { _, groupRange in

@@ -67,7 +67,7 @@ public enum FlashAttention {
         mutating func convert(into storage: UnsafeMutablePointer<UInt16>, queries: Int, keys: Int) {
             let HS = headSize
             func copy(_ source: UnsafePointer<Float>, _ stride: Int, _ rows: Int, _ target: UnsafeMutablePointer<UInt16>) {
-                for r in 0 ..< rows { BF16.convert(source + r * stride, to: target + r * HS, count: HS, parallelism: .serial) }
+                for r in 0 ..< rows { BF16.convertRow(source + r * stride, to: target + r * HS, count: HS) }
             }
             queryBF16 = storage
             keyBF16 = storage + queries * HS
@@ -149,7 +149,7 @@ public enum FlashAttention {
     /// A tile's rows × columns (leading dimension `block`) in bf16, into `tile` (same layout).
     static func convertTile(_ source: UnsafePointer<Float>, rows: Int, columns: Int, into tile: UnsafeMutablePointer<UInt16>) {
         for r in 0 ..< rows {
-            BF16.convert(source + r * block, to: tile + r * block, count: columns, parallelism: .serial)
+            BF16.convertRow(source + r * block, to: tile + r * block, count: columns)
         }
     }
 
@@ -205,6 +205,8 @@ public enum FlashAttention {
         dropout: Attention.ProbabilityDropout? = nil,
         shape: Attention.Shape, precision: Precision = .fp32, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("attention forward (tiled)")
+        defer { StepProfile.end(region) }
         let Tq = shape.queryLength, Tk = shape.keyLength, NH = shape.heads, HS = shape.headSize
         let C = shape.channels, scale = shape.scale
         let dropout = dropout.flatMap { $0.probability > 0 ? $0 : nil }
@@ -286,6 +288,8 @@ public enum FlashAttention {
         dropout: Attention.ProbabilityDropout? = nil,
         shape: Attention.Shape, precision: Precision = .fp32, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("attention backward (tiled)")
+        defer { StepProfile.end(region) }
         let Tq = shape.queryLength, Tk = shape.keyLength, NH = shape.heads, HS = shape.headSize
         let C = shape.channels, scale = shape.scale
         let dropout = dropout.flatMap { $0.probability > 0 ? $0 : nil }

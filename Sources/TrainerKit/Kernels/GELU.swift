@@ -22,6 +22,8 @@ public enum GELU {
         output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int,
         approximation: Approximation = .tanh, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("GELU forward")
+        defer { StepProfile.end(region) }
         let exact: Int32 = approximation == .exact ? 1 : 0
         parallelism.forEachPiece(count: count) { _, range in
             trainer_gelu_forward(output + range.lowerBound, input + range.lowerBound, nil, range.count, exact)
@@ -36,6 +38,8 @@ public enum GELU {
         input: UnsafePointer<Float>, count: Int, approximation: Approximation = .tanh,
         parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("GELU backward")
+        defer { StepProfile.end(region) }
         let exact: Int32 = approximation == .exact ? 1 : 0
         parallelism.forEachPiece(count: count) { _, range in
             let start = range.lowerBound
@@ -52,6 +56,8 @@ public enum GELU {
         bias: UnsafePointer<Float>,  // (C)
         rows N: Int, channels C: Int, approximation: Approximation = .tanh, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("GELU forward")
+        defer { StepProfile.end(region) }
         let exact: Int32 = approximation == .exact ? 1 : 0
         parallelism.forEachPiece(count: N) { _, rows in
             for n in rows { trainer_gelu_forward(output + n * C, input + n * C, bias, C, exact) }
@@ -78,6 +84,8 @@ public enum GELU {
         bias: UnsafePointer<Float>,  // (C)
         rows N: Int, channels C: Int, approximation: Approximation = .tanh, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("GELU backward")
+        defer { StepProfile.end(region) }
         let exact: Int32 = approximation == .exact ? 1 : 0
         let blocks = (N + biasReductionBlock - 1) / biasReductionBlock
         let partial = alignedAllocate(Float.self, count: blocks * C)  // Σ g over the rows of each block: (blocks, C)

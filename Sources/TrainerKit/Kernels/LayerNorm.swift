@@ -26,6 +26,8 @@ public enum LayerNorm {
         rows N: Int, channels C: Int, epsilon: Float = 1e-5,
         parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("layer norm forward")
+        defer { StepProfile.end(region) }
         parallelism.forEachPiece(count: N) { _, rows in
             let n = rows.lowerBound
             trainer_layernorm_forward(output + n * C, mean + n, reciprocalStd + n, input + n * C, weight, bias,
@@ -50,6 +52,8 @@ public enum LayerNorm {
         rows N: Int, channels C: Int,
         parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("layer norm backward")
+        defer { StepProfile.end(region) }
         let blocks = (N + reductionBlock - 1) / reductionBlock
         // partial[block] = (Σ dy·x̂, Σ dy) over the rows of the block: (blocks, 2, C)
         let partial = alignedAllocate(Float.self, count: blocks * 2 * C)

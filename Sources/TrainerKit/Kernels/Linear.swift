@@ -15,6 +15,8 @@ public enum Linear {
         rows N: Int, inputChannels C: Int, outputChannels OC: Int,
         parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("linear forward (fp32 sgemm)")
+        defer { StepProfile.end(region) }
         parallelism.forEachPiece(count: N) { _, rows in
             let out = output + rows.lowerBound * OC
             if let bias {
@@ -46,6 +48,8 @@ public enum Linear {
         rows N: Int, inputChannels C: Int, outputChannels OC: Int,
         parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("linear backward (fp32 sgemm)")
+        defer { StepProfile.end(region) }
         let pieces = min(parallelism.threads, N)
         // partials[piece − 1]: dW of the rows of pieces 1...; piece 0 adds straight into dW. (pieces − 1, OC, C)
         let partials = weightGradient != nil && pieces > 1 ? alignedAllocate(Float.self, count: (pieces - 1) * OC * C) : nil

@@ -12,6 +12,8 @@ public enum LinearBF16 {
         rows N: Int, inputChannels C: Int, outputChannels OC: Int,
         parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("linear forward (bf16 oneDNN)")
+        defer { StepProfile.end(region) }
         parallelism.forEachPiece(count: N) { _, rows in
             let out = output + rows.lowerBound * OC
             if let bias {
@@ -36,6 +38,8 @@ public enum LinearBF16 {
         rows N: Int, inputChannels C: Int, outputChannels OC: Int,
         parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("linear backward (bf16 oneDNN)")
+        defer { StepProfile.end(region) }
         let pieces = min(parallelism.threads, N)
         let partials = weightGradient != nil && pieces > 1 ? alignedAllocate(Float.self, count: (pieces - 1) * OC * C) : nil
         defer { partials?.deallocate() }

@@ -11,6 +11,8 @@ public enum PositionEmbedding {
         batch B: Int, time T: Int, channels C: Int,
         parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("embeddings forward")
+        defer { StepProfile.end(region) }
         parallelism.forEachPiece(count: B * T) { _, rows in
             for n in rows {
                 let x = input + n * C, y = output + n * C, p = table + (n % T) * C
@@ -29,6 +31,8 @@ public enum PositionEmbedding {
         batch B: Int, time T: Int, channels C: Int,
         parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("embeddings backward")
+        defer { StepProfile.end(region) }
         parallelism.forEachPiece(count: T) { _, positions in
             for t in positions {
                 let dp = tableGradient + t * C

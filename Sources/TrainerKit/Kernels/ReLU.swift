@@ -8,6 +8,8 @@ public enum ReLU {
         output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int,
         parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("ReLU forward")
+        defer { StepProfile.end(region) }
         parallelism.forEachPiece(count: count) { _, range in
             for i in range { output[i] = input[i] > 0 ? input[i] : 0 }
         }
@@ -18,6 +20,8 @@ public enum ReLU {
         inputGradient: UnsafeMutablePointer<Float>, outputGradient: UnsafePointer<Float>,
         input: UnsafePointer<Float>, count: Int, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("ReLU backward")
+        defer { StepProfile.end(region) }
         parallelism.forEachPiece(count: count) { _, range in
             // Both loads unconditional: a branch on the sign would mispredict half the time.
             for i in range {

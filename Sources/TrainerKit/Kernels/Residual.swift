@@ -6,6 +6,8 @@ public enum Residual {
         output: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
         count: Int, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("residual add")
+        defer { StepProfile.end(region) }
         parallelism.forEachPiece(count: count) { _, range in
             for i in range { output[i] = a[i] + b[i] }
         }
@@ -16,6 +18,8 @@ public enum Residual {
         aGradient: UnsafeMutablePointer<Float>, bGradient: UnsafeMutablePointer<Float>,
         outputGradient: UnsafePointer<Float>, count: Int, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("residual backward")
+        defer { StepProfile.end(region) }
         parallelism.forEachPiece(count: count) { _, range in
             for i in range {
                 aGradient[i] += outputGradient[i]
@@ -29,6 +33,8 @@ public enum Residual {
         into target: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, count: Int,
         parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("gradient accumulate")
+        defer { StepProfile.end(region) }
         parallelism.forEachPiece(count: count) { _, range in
             for i in range { target[i] += source[i] }
         }

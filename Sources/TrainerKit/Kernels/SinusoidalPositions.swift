@@ -22,6 +22,8 @@ public enum SinusoidalPositions {
         output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, table: UnsafePointer<Float>,
         batch B: Int, time T: Int, channels C: Int, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("embeddings forward")
+        defer { StepProfile.end(region) }
         PositionEmbedding.forward(
             output: output, input: input, table: table, batch: B, time: T, channels: C, parallelism: parallelism)
     }
@@ -31,6 +33,8 @@ public enum SinusoidalPositions {
         inputGradient: UnsafeMutablePointer<Float>, outputGradient: UnsafePointer<Float>, count: Int,
         parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("embeddings backward")
+        defer { StepProfile.end(region) }
         Residual.accumulate(into: inputGradient, outputGradient, count: count, parallelism: parallelism)
     }
 }

@@ -15,6 +15,8 @@ public enum Softmax {
         input: UnsafePointer<Float>,  // (N, D)
         rows N: Int, columns D: Int, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("softmax forward")
+        defer { StepProfile.end(region) }
         parallelism.forEachPiece(count: N) { _, rows in
             let start = rows.lowerBound * D
             trainer_softmax_forward(output + start, input + start, rows.count, D, nil, nil)
@@ -29,6 +31,8 @@ public enum Softmax {
         output: UnsafePointer<Float>,  // (N, D)
         rows N: Int, columns D: Int, parallelism: Parallelism = .serial
     ) {
+        let region = StepProfile.begin("softmax backward")
+        defer { StepProfile.end(region) }
         parallelism.forEachPiece(count: N) { _, rows in
             let start = rows.lowerBound * D
             trainer_softmax_backward(inputGradient + start, outputGradient + start, output + start, rows.count, D)

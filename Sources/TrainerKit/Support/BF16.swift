@@ -11,9 +11,17 @@ public enum BF16 {
     /// `destination[i] = bf16(source[i])`, rounded to nearest even, in fixed pieces.
     public static func convert(_ source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<UInt16>, count: Int,
                                parallelism: Parallelism) {
+        let region = StepProfile.begin("fp32 → bf16 conversion")
+        defer { StepProfile.end(region) }
         parallelism.forEachPiece(count: count) { _, range in
             trainer_f32_to_bf16(source + range.lowerBound, destination + range.lowerBound, range.count)
         }
+    }
+
+    /// `convert` on the calling thread alone, for the short rows of a kernel's inner loop.
+    @inline(__always)
+    public static func convertRow(_ source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<UInt16>, count: Int) {
+        trainer_f32_to_bf16(source, destination, count)
     }
 
     /// `destination[i] = Float(source[i])` (exact).

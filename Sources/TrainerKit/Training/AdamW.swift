@@ -31,6 +31,8 @@ public final class AdamW: @unchecked Sendable {
     /// pass over them).
     /// - Complexity: a few operations per parameter; elementwise, so split between threads freely.
     public func update(_ parameters: ParameterStore, lr: Float, parallelism: Parallelism, clearGradients: Bool = false) {
+        let region = StepProfile.begin("AdamW update")
+        defer { StepProfile.end(region) }
         step += 1
         let correction1 = 1 - Float(pow(Double(beta1), Double(step)))
         let correction2 = 1 - Float(pow(Double(beta2), Double(step)))

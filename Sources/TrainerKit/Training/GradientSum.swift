@@ -83,6 +83,8 @@ public final class GradientSum: @unchecked Sendable {
     /// leaves the float gradients as they are (after a step's last micro-batch, whose gradients
     /// `write` overwrites anyway: one memory pass less).
     public func add(_ gradients: FloatBuffer, entries range: Range<Int>, clear: Bool = true, parallelism: Parallelism) {
+        let region = StepProfile.begin("exact gradient sum (fixed point)")
+        defer { StepProfile.end(region) }
         let limit = self.limit
         for t in range {
             let entry = entries[t]
@@ -116,6 +118,8 @@ public final class GradientSum: @unchecked Sendable {
     /// Writes `sums · 2^-e · scale` into `gradients` (the mean gradient when `scale` is 1/tokens),
     /// clearing the sums in the same pass for the next step.
     public func write(into gradients: FloatBuffer, scale: Double, parallelism: Parallelism) {
+        let region = StepProfile.begin("gradient mean (fixed point → float)")
+        defer { StepProfile.end(region) }
         for (t, entry) in entries.enumerated() {
             let factor = Double(sign: .plus, exponent: -Int(exponents[t]), significand: 1) * scale
             let g = gradients.pointer + entry.offset, s = sums + entry.offset

@@ -110,6 +110,8 @@ public final class StepGradients {
     /// `parameters.gradients`, chooses the next step's exponents from this step's maxima, and
     /// returns the global gradient norm (the same on every rank: same values, fixed order).
     public func finish(tokens: Double) -> Double {
+        let region = StepProfile.begin("gradient mean and norm")
+        defer { StepProfile.end(region) }
         let scale = 1 / tokens
         switch mode {
         case .exact:
@@ -153,6 +155,8 @@ public final class StepGradients {
     }
 
     private func clearGradients(parallelism: Parallelism) {
+        let region = StepProfile.begin("gradient clear")
+        defer { StepProfile.end(region) }
         parallelism.forEachPiece(count: parameters.count) { _, range in
             (parameters.gradients.pointer + range.lowerBound).update(repeating: 0, count: range.count)
         }
@@ -180,6 +184,8 @@ public final class StepGradients {
     /// all-reduce time after it is communication alone (buckets already started keep progressing
     /// inside the barrier).
     private func waitForSlowestRank() throws {
+        let region = StepProfile.begin("wait for the slowest rank")
+        defer { StepProfile.end(region) }
         guard communicator.size > 1 else { waitSeconds = 0; return }
         let start = DispatchTime.now().uptimeNanoseconds
         try communicator.barrier()
@@ -189,6 +195,8 @@ public final class StepGradients {
     /// Finishes the all-reduce and (exact mode) agrees on the per-tensor maxima; returns whether
     /// some value overflowed on some rank.
     private func reduce() throws -> Bool {
+        let region = StepProfile.begin("all-reduce")
+        defer { StepProfile.end(region) }
         try allreduce.finish()
         guard mode == .exact else { return false }
         var agreed = sum.maxima.map { Double($0) } + [sum.overflowed ? 1 : 0]
