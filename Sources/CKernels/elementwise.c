@@ -70,3 +70,23 @@ void trainer_layernorm_backward(float *dinp, float *dweight, float *dbias, const
                                 const float *weight, const float *mean, const float *rstd, long rows, long channels) {
     DISPATCH(trainer_layernorm_backward, dinp, dweight, dbias, dout, inp, weight, mean, rstd, rows, channels)
 }
+
+float trainer_flash_forward_row(float *p, float *s, long visible, long total, float scale, const unsigned char *keyMask,
+                                float previous, float *maximum) {
+    switch (trainer_vector_isa()) {
+#if defined(__x86_64__)
+    case TRAINER_ISA_AVX512: return trainer_flash_forward_row_avx512(p, s, visible, total, scale, keyMask, previous, maximum);
+    case TRAINER_ISA_AVX2: return trainer_flash_forward_row_avx2(p, s, visible, total, scale, keyMask, previous, maximum);
+#endif
+    default: return trainer_flash_forward_row_portable(p, s, visible, total, scale, keyMask, previous, maximum);
+    }
+}
+
+void trainer_flash_probabilities_row(float *s, long visible, long total, float scale, const unsigned char *keyMask,
+                                     float logSumExp) {
+    DISPATCH(trainer_flash_probabilities_row, s, visible, total, scale, keyMask, logSumExp)
+}
+
+void trainer_flash_score_gradient_row(float *ds, const float *p, const float *g, float d, float scale, long n) {
+    DISPATCH(trainer_flash_score_gradient_row, ds, p, g, d, scale, n)
+}

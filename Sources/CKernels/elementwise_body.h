@@ -386,3 +386,80 @@ void KERNEL(trainer_layernorm_backward)(float *dinp, float *dweight, float *dbia
         if (i < C) layernorm_backward_input(dx, x, dy, weight, mv, sv, meanG, meanGX, i, C - i, 0);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tiled attention (FlashAttention.swift): one row of a score tile at a time, `total` keys of
+// which the first `visible` are not hidden by the causal mask or the query's padding.
+
+// s[j] ·= scale for j < visible (−∞ where keyMask[j] == 0, when there is a key mask), and
+// s[j] = −∞ for visible ≤ j < total.
+INLINE void flash_mask_scale(float *s, long visible, long total, float scale, const unsigned char *keyMask) {
+    const vf sv = v_set(scale);
+    long i = 0;
+    for (; i + LANES <= visible; i += LANES) v_store(s + i, v_mul(v_load(s + i), sv));
+    if (i < visible) v_store_n(s + i, v_mul(v_load_n(s + i, visible - i, v_zero()), sv), visible - i);
+    if (keyMask)
+        for (long j = 0; j < visible; j++)
+            if (!keyMask[j]) s[j] = -INFINITY;
+    for (long j = visible; j < total; j++) s[j] = -INFINITY;
+}
+
+// p[j] = e^(s[j] − m) for j < total (0 where s is −∞), summed in slots.
+INLINE float flash_exp_sum(float *p, const float *s, float m, long total) {
+    const vf mv = v_set(m);
+    vf acc[SLOT_VECTORS];
+    for (int k = 0; k < SLOT_VECTORS; k++) acc[k] = v_zero();
+    long i = 0;
+    for (; i + SLOTS <= total; i += SLOTS)
+        for (int k = 0; k < SLOT_VECTORS; k++) {
+            vf e = v_exp(v_sub(v_load(s + i + k * LANES), mv), 0);
+            v_store(p + i + k * LANES, e);
+            acc[k] = v_add(acc[k], e);
+        }
+    if (i < total)
+        for (int k = 0; k < SLOT_VECTORS; k++) {
+            long rest = total - i - k * LANES;
+            vf e = v_exp(v_sub(v_load_n(s + i + k * LANES, rest, v_set(-INFINITY)), mv), 0);  // absent lanes: 0
+            v_store_n(p + i + k * LANES, e, rest);
+            acc[k] = v_add(acc[k], e);
+        }
+    return v_tree_sum(acc);
+}
+
+// Forward: masks and scales the row's scores s, sets *maximum = max(previous, its largest score),
+// writes p[j] = e^(s[j] − *maximum) and returns Σ p. A row with no visible score and no previous
+// maximum (−∞) gets p = 0 and returns 0.
+float KERNEL(trainer_flash_forward_row)(float *p, float *s, long visible, long total, float scale,
+                                        const unsigned char *keyMask, float previous, float *maximum) {
+    flash_mask_scale(s, visible, total, scale, keyMask);
+    const float largest = max_slots(s, visible), m = largest > previous ? largest : previous;
+    *maximum = m;
+    if (m == -INFINITY) {
+        for (long j = 0; j < total; j++) p[j] = 0;
+        return 0;
+    }
+    return flash_exp_sum(p, s, m, total);
+}
+
+// Backward: the row's probabilities recomputed in place, s[j] = e^(scale·s[j] − logSumExp)
+// (0 where hidden, and everywhere for a query that sees no key, whose logSumExp is +∞).
+void KERNEL(trainer_flash_probabilities_row)(float *s, long visible, long total, float scale,
+                                             const unsigned char *keyMask, float logSumExp) {
+    flash_mask_scale(s, visible, total, scale, keyMask);
+    if (logSumExp == INFINITY) {
+        for (long j = 0; j < total; j++) s[j] = 0;
+        return;
+    }
+    (void)flash_exp_sum(s, s, logSumExp, total);
+}
+
+// Backward: ds[j] = scale·p[j]·(g[j] − d), the score gradient of a softmax row with D = d.
+void KERNEL(trainer_flash_score_gradient_row)(float *ds, const float *p, const float *g, float d, float scale, long n) {
+    const vf dv = v_set(d), sv = v_set(scale);
+    long i = 0;
+    for (; i + LANES <= n; i += LANES) v_store(ds + i, v_mul(v_mul(v_load(p + i), sv), v_sub(v_load(g + i), dv)));
+    if (i < n) {
+        long rest = n - i;
+        v_store_n(ds + i, v_mul(v_mul(v_load_n(p + i, rest, v_zero()), sv), v_sub(v_load_n(g + i, rest, v_zero()), dv)), rest);
+    }
+}

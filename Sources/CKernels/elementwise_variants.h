@@ -12,7 +12,13 @@
                                          const float *bias, long rows, long channels, float epsilon);                \
     void trainer_layernorm_backward_##ISA(float *dinp, float *dweight, float *dbias, const float *dout,              \
                                           const float *inp, const float *weight, const float *mean,                  \
-                                          const float *rstd, long rows, long channels);
+                                          const float *rstd, long rows, long channels);                              \
+    float trainer_flash_forward_row_##ISA(float *p, float *s, long visible, long total, float scale,                 \
+                                          const unsigned char *keyMask, float previous, float *maximum);             \
+    void trainer_flash_probabilities_row_##ISA(float *s, long visible, long total, float scale,                      \
+                                               const unsigned char *keyMask, float logSumExp);                       \
+    void trainer_flash_score_gradient_row_##ISA(float *ds, const float *p, const float *g, float d, float scale,     \
+                                                long n);
 
 ELEMENTWISE_VARIANTS(avx512)
 ELEMENTWISE_VARIANTS(avx2)

@@ -13,7 +13,8 @@ step`. `--bf16` runs the forward under `torch.autocast("cpu", torch.bfloat16)`, 
 PyTorch user would pick. `--ranks N` runs N processes with DistributedDataParallel (gloo), each
 doing its share of the micro-batches, like `mpirun -np N trainer`.
 
-Prints one line: `torch <version> ... tokens_per_s=<number>`.
+Prints one line: `torch <version> ... tokens_per_s=<number> steps_total_s=<number>` (tokens/s of the
+best step; the seconds of all timed steps, e.g. `--steps 2000` for a whole nanoGPT CPU run).
 """
 import argparse
 import contextlib
@@ -108,7 +109,7 @@ def run(rank, world):
         optimizer.zero_grad(set_to_none=True)
 
     step()  # warm-up
-    best = float("inf")
+    best, total = float("inf"), 0.0
     for _ in range(args.steps):
         if world > 1:
             dist.barrier()
@@ -117,10 +118,12 @@ def run(rank, world):
         if world > 1:
             dist.barrier()
         best = min(best, time.perf_counter() - start)
+        total += time.perf_counter() - start
     if rank == 0:
         parameters = sum(p.numel() for p in model.parameters())
         print(f"torch {torch.__version__} parameters={parameters} ranks={world} threads={args.threads} "
-              f"bf16={args.bf16} step_ms={best * 1e3:.1f} tokens_per_s={args.batch * args.block / best:.0f}", flush=True)
+              f"bf16={args.bf16} step_ms={best * 1e3:.1f} tokens_per_s={args.batch * args.block / best:.0f} "
+              f"steps_total_s={total:.1f}", flush=True)
     if world > 1:
         dist.destroy_process_group()
 

@@ -58,6 +58,20 @@ void trainer_layernorm_forward(float *out, float *mean, float *rstd, const float
 void trainer_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                                 const float *weight, const float *mean, const float *rstd, long rows, long channels);
 
+/// Tiled attention, forward, one row of a score tile: s[j] ·= scale for j < visible (−∞ where
+/// keyMask[j] == 0 if keyMask is not NULL), −∞ for visible ≤ j < total; *maximum = max(previous,
+/// max s); p[j] = e^(s[j] − *maximum); returns Σ p (p = 0 and 0 if *maximum is −∞).
+float trainer_flash_forward_row(float *p, float *s, long visible, long total, float scale, const unsigned char *keyMask,
+                                float previous, float *maximum);
+
+/// Tiled attention, backward: s[j] = e^(scale·s[j] − logSumExp) over the visible, unmasked keys,
+/// else 0 (all 0 when logSumExp is +∞).
+void trainer_flash_probabilities_row(float *s, long visible, long total, float scale, const unsigned char *keyMask,
+                                     float logSumExp);
+
+/// ds[j] = scale·p[j]·(g[j] − d) for j < n.
+void trainer_flash_score_gradient_row(float *ds, const float *p, const float *g, float d, float scale, long n);
+
 /// A dropout mask: element i of a span starting at `start` is kept, and multiplied by `scale`, when
 /// word start + i of the Philox stream (key, stream) is at least `threshold`; else multiplied by 0.
 typedef struct {

@@ -135,6 +135,93 @@ public struct KernelBench {
                                                 minimum / (forward + backward) / 1e9, 100 * minimum / (forward + backward) / 1e9 / peak)))
         }
 
+        // bf16 (precision: bf16, where the CPU has native bf16 products): the Linear layers as
+        // `LinearLayer` runs them (weight, input and output gradient converted each pass), next to
+        // oneDNN's raw bf16 matmul at the same shapes on the same threads.
+        var bf16Peak = 0.0
+        if BF16.isNative {
+            for (name, inC, outC) in linearShapes {
+                let x = buffer(N * inC), w = buffer(outC * inC, scale: 0.05), b = buffer(outC), y = FloatBuffer(count: N * outC)
+                let dy = buffer(N * outC), dx = FloatBuffer(count: N * inC), dw = FloatBuffer(count: outC * inC)
+                let db = FloatBuffer(count: outC)
+                let xh = alignedAllocate(UInt16.self, count: N * inC), wh = alignedAllocate(UInt16.self, count: outC * inC)
+                let dyh = alignedAllocate(UInt16.self, count: N * outC)
+                defer { xh.deallocate(); wh.deallocate(); dyh.deallocate() }
+                let flops = 2 * Double(N * inC * outC)
+                // Raw: the three products alone, split over the threads by rows as LinearBF16 does.
+                func raw(_ m: Int, _ body: @escaping (Range<Int>) -> Void) -> () -> Void {
+                    { parallelism.forEachPiece(count: m) { _, rows in body(rows) } }
+                }
+                let rawForward = time(raw(N) { r in
+                    BF16.gemm(transposeA: false, transposeB: true, m: r.count, n: outC, k: inC, a: xh + r.lowerBound * inC,
+                              lda: inC, b: wh, ldb: inC, c: y.pointer + r.lowerBound * outC, ldc: outC, accumulate: false)
+                })
+                let rawBackward = time(raw(N) { r in
+                    BF16.gemm(transposeA: false, transposeB: false, m: r.count, n: inC, k: outC, a: dyh + r.lowerBound * outC,
+                              lda: outC, b: wh, ldb: inC, c: dx.pointer + r.lowerBound * inC, ldc: inC, accumulate: false)
+                }) + time(raw(outC) { r in
+                    BF16.gemm(transposeA: true, transposeB: false, m: r.count, n: inC, k: N, a: dyh + r.lowerBound, lda: outC,
+                              b: xh, ldb: inC, c: dw.pointer + r.lowerBound * inC, ldc: inC, accumulate: true)
+                })
+                let forward = time {
+                    BF16.convert(w.readPointer, to: wh, count: outC * inC, parallelism: parallelism)
+                    BF16.convert(x.readPointer, to: xh, count: N * inC, parallelism: parallelism)
+                    LinearBF16.forward(output: y.pointer, input: xh, weight: wh, bias: b.readPointer, rows: N,
+                                       inputChannels: inC, outputChannels: outC, parallelism: parallelism)
+                }
+                let backward = time {
+                    BF16.convert(dy.readPointer, to: dyh, count: N * outC, parallelism: parallelism)
+                    LinearBF16.backward(inputGradient: dx.pointer, weightGradient: dw.pointer, biasGradient: db.pointer,
+                                        outputGradient: dy.readPointer, outputGradientBF16: dyh, input: xh, weight: wh,
+                                        rows: N, inputChannels: inC, outputChannels: outC, parallelism: parallelism)
+                }
+                bf16Peak = max(bf16Peak, flops / rawForward / 1e9, 2 * flops / rawBackward / 1e9)
+                let shape = "\(N)×\(inC)→\(outC), conversions included; raw oneDNN bf16"
+                rows.append(Row(kernel: name + " bf16", pass: "forward", milliseconds: forward * 1e3, gflops: flops / forward / 1e9,
+                                ratio: rawForward / forward, note: "\(shape) \(fmt(flops / rawForward / 1e9)) GFLOP/s"))
+                rows.append(Row(kernel: name + " bf16", pass: "backward", milliseconds: backward * 1e3,
+                                gflops: 2 * flops / backward / 1e9, ratio: rawBackward / backward,
+                                note: "\(shape) \(fmt(2 * flops / rawBackward / 1e9)) GFLOP/s"))
+            }
+        }
+
+        // The tiled attention the models run (FlashAttention), fp32 and bf16, rated on the causal
+        // minimum of FLOPs against the best raw product rate of the same precision.
+        for precision in [Precision.fp32, .bf16] where precision == .fp32 || BF16.isNative {
+            let shape = Attention.Shape(batch: batch, queryLength: time, keyLength: time, heads: heads,
+                                        headSize: C / heads, causal: true)
+            let qkv = buffer(N * 3 * C), out = FloatBuffer(count: N * C), logSumExp = FloatBuffer(count: batch * heads * time)
+            let dOut = buffer(N * C), dqkv = FloatBuffer(count: N * 3 * C)
+            let forward = time {
+                FlashAttention.forward(output: out.pointer, logSumExp: logSumExp.pointer,
+                                       query: qkv.readPointer, queryStride: 3 * C, key: qkv.readPointer + C, keyStride: 3 * C,
+                                       value: qkv.readPointer + 2 * C, valueStride: 3 * C, shape: shape,
+                                       precision: precision, parallelism: parallelism)
+            }
+            let backward = time {
+                FlashAttention.backward(queryGradient: dqkv.pointer, queryGradientStride: 3 * C,
+                                        keyGradient: dqkv.pointer + C, keyGradientStride: 3 * C,
+                                        valueGradient: dqkv.pointer + 2 * C, valueGradientStride: 3 * C,
+                                        outputGradient: dOut.readPointer, output: out.readPointer, logSumExp: logSumExp.readPointer,
+                                        query: qkv.readPointer, queryStride: 3 * C, key: qkv.readPointer + C, keyStride: 3 * C,
+                                        value: qkv.readPointer + 2 * C, valueStride: 3 * C, shape: shape,
+                                        precision: precision, parallelism: parallelism)
+            }
+            // The causal minimum: the visible triangle, 2 products forward and 4 backward (the
+            // recomputed scores are not counted).
+            let minimum = Attention.minimumFLOPs(shape), best = precision == .fp32 ? peak : bf16Peak
+            let forwardMinimum = minimum / 3, backwardMinimum = minimum * 2 / 3
+            let note = "B=\(batch) T=\(time) \(heads)×\(C / heads) causal, tiles \(FlashAttention.queryBlock)×\(FlashAttention.block); on the causal minimum of FLOPs vs best raw \(precision.rawValue) product \(fmt(best))"
+            let name = "attention tiled " + precision.rawValue
+            rows.append(Row(kernel: name, pass: "forward", milliseconds: forward * 1e3, gflops: forwardMinimum / forward / 1e9,
+                            ratio: forwardMinimum / forward / 1e9 / best, note: note))
+            rows.append(Row(kernel: name, pass: "backward", milliseconds: backward * 1e3,
+                            gflops: backwardMinimum / backward / 1e9, ratio: backwardMinimum / backward / 1e9 / best, note: note))
+            rows.append(Row(kernel: name, pass: "fwd+bwd", milliseconds: (forward + backward) * 1e3,
+                            gflops: minimum / (forward + backward) / 1e9, ratio: minimum / (forward + backward) / 1e9 / best,
+                            note: note))
+        }
+
         // Memory-bound kernels: bytes of compulsory traffic per element (reads + writes, gradients
         // read and written because backward accumulates).
         func memory(_ kernel: String, _ pass: String, elements: Int, bytesPerElement: Int, note: String = "", _ body: () -> Void) {

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Scaled dot-product attention without the T×T probability matrix (FlashAttention-2's scheme):
@@ -162,20 +163,6 @@ public enum FlashAttention {
         return shape.causal ? min(keys.count, max(0, i - keys.lowerBound + 1)) : keys.count
     }
 
-    /// Scales the first `visible` scores of a row, sets those hidden by `keyMask` (the block's part
-    /// of it) and the rest up to `total` to −∞, and returns the row's largest score.
-    @inline(__always)
-    static func maskAndScale(_ row: UnsafeMutablePointer<Float>, visible: Int, total: Int, scale: Float,
-                             keyMask: UnsafePointer<UInt8>?) -> Float {
-        if let keyMask {
-            for j in 0 ..< visible { row[j] = keyMask[j] != 0 ? row[j] * scale : -Float.infinity }
-        } else {
-            for j in 0 ..< visible { row[j] *= scale }
-        }
-        if visible < total { (row + visible).update(repeating: -.infinity, count: total - visible) }
-        return visible > 0 ? Reductions.maximum(row, visible) : -.infinity
-    }
-
     /// The key blocks query block `rows` can see: all, or in causal attention those starting at or
     /// before its last row.
     @inline(__always)
@@ -232,17 +219,13 @@ public enum FlashAttention {
                         for i in rows {
                             let r = i - r0, s = w.scores + r * block, p = w.weights + r * block
                             let n = visibleKeys(i, b, keys, shape, queryMask: queryMask)
-                            let largest = maskAndScale(s, visible: n, total: keys.count, scale: scale,
-                                                       keyMask: keyMask.map { $0 + b * Tk + c0 })
-                            let previous = w.maxima[r], maximum = max(previous, largest)
-                            guard maximum > -.infinity else {
-                                p.update(repeating: 0, count: keys.count)
-                                continue
-                            }
+                            // Mask and scale the scores, the new running maximum, p = e^(s − maximum), Σ p.
+                            let previous = w.maxima[r]
+                            var maximum = previous
+                            let sum = trainer_flash_forward_row(p, s, n, keys.count, scale, keyMask.map { $0 + b * Tk + c0 },
+                                                                previous, &maximum)
+                            guard maximum > -.infinity else { continue }
                             let correction = FastMath.exp(previous - maximum)
-                            // Branch-free, so that it vectorises (hidden scores are −∞: exp gives 0).
-                            for j in 0 ..< keys.count { p[j] = FastMath.exp(s[j] - maximum) }
-                            let sum = Reductions.sum(p, keys.count)
                             w.sums[r] = w.sums[r] * correction + sum
                             w.maxima[r] = maximum
                             if correction != 1 { for d in 0 ..< HS { acc[r * HS + d] *= correction } }
@@ -320,10 +303,7 @@ public enum FlashAttention {
                         for i in rows {
                             let r = i - r0, s = w.scores + r * block, p = w.weights + r * block
                             let n = visibleKeys(i, b, keys, shape, queryMask: queryMask)
-                            _ = maskAndScale(s, visible: n, total: keys.count, scale: scale,
-                                             keyMask: keyMask.map { $0 + b * Tk + c0 })
-                            let l = L[i]
-                            for j in 0 ..< keys.count { s[j] = FastMath.exp(s[j] - l) }
+                            trainer_flash_probabilities_row(s, n, keys.count, scale, keyMask.map { $0 + b * Tk + c0 }, L[i])
                             if let dropout {
                                 dropoutRow(w.multipliers, task: task, i: i, keys: keys, shape: shape, dropout)
                                 for j in 0 ..< keys.count { p[j] = s[j] * w.multipliers[j] }
@@ -344,8 +324,7 @@ public enum FlashAttention {
                                 dropoutRow(w.multipliers, task: task, i: i, keys: keys, shape: shape, dropout)
                                 for j in 0 ..< keys.count { g[j] *= w.multipliers[j] }
                             }
-                            let d = D[i]
-                            for j in 0 ..< keys.count { ds[j] = scale * p[j] * (g[j] - d) }
+                            trainer_flash_score_gradient_row(ds, p, g, D[i], scale, keys.count)
                         }
                         head.multiplyAdd(dq + r0 * queryGradientStride, targetStride: queryGradientStride,
                                          weights: w.weights, rows: rows.count, keys: keys, by: .key, tile: w.tileBF16)

@@ -161,6 +161,22 @@ final class FlashAttentionTests: XCTestCase {
         assertIdentical(a, b, "repeated forward")
     }
 
+    /// The row kernels in C (mask and scale, exponentials and sums, score gradients) give the same
+    /// bits on every instruction set, in every layout.
+    func testSameOnEveryInstructionSet() throws {
+        for (name, c) in cases() {
+            try assertSameOnEveryInstructionSet("flash attention, \(name)") {
+                var random = TestRandom(seed: 13)
+                let dOutput = random.buffer(c.outputCount)
+                let output = FloatBuffer(count: c.outputCount), lse = FloatBuffer(count: c.shape.batch * c.shape.heads * c.shape.queryLength)
+                c.flashForward(output, lse)
+                let dQuery = FloatBuffer(count: c.query.count), dKeyValue = FloatBuffer(count: c.keyValue.count)
+                c.flashBackward(dQuery, dKeyValue, dOutput, output, lse)
+                return [output, dQuery, dKeyValue]
+            }
+        }
+    }
+
     /// bf16 tile products (oneDNN) against fp32, with bf16-sized tolerances.
     func testBF16TracksFP32() throws {
         try XCTSkipUnless(BF16.isNative, "this CPU lacks avx512_bf16: the bf16 attention is not run")
