@@ -73,6 +73,15 @@ struct Bench: ParsableCommand {
         @Option(help: "Query rows per block in causal attention.")
         var queryBlock: Int = Attention.queryBlock
 
+        @Option(parsing: .upToNextOption, help: "Tiled attention: query rows and keys per tile.")
+        var tile: [Int] = [FlashAttention.queryBlock, FlashAttention.block]
+
+        func validate() throws {
+            guard tile.count == 2, tile.allSatisfy({ $0 > 0 }) else {
+                throw ValidationError("--tile takes two positive numbers (query rows, keys), got \(tile)")
+            }
+        }
+
         @Flag(help: "Only list the OpenBLAS kernel families this CPU can run, slowest first.")
         var listKernels = false
 
@@ -83,6 +92,7 @@ struct Bench: ParsableCommand {
                 return
             }
             Attention.queryBlock = queryBlock
+            (FlashAttention.queryBlock, FlashAttention.block) = (tile[0], tile[1])
             print("trainer bench kernels: threads=\(threads), \(CPU.cores) cores, \(BLASKernel.summary)")
             print("element-wise kernels in C: \(VectorInstructions.inUse) (Sources/CKernels)")
             let peak = MachinePeak.measure(threads: threads)

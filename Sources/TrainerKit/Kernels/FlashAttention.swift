@@ -163,6 +163,14 @@ public enum FlashAttention {
         return shape.causal ? min(keys.count, max(0, i - keys.lowerBound + 1)) : keys.count
     }
 
+    /// The keys of the block starting at `c0` that query block `rows` computes scores for: the
+    /// block, cut in causal attention after the block's last query (the keys after it are hidden
+    /// from every row of the block, so their part of the tile is not computed).
+    @inline(__always)
+    static func visibleKeys(of c0: Int, _ rows: Range<Int>, _ shape: Attention.Shape) -> Range<Int> {
+        c0 ..< min(shape.keyLength, c0 + block, shape.causal ? rows.upperBound : shape.keyLength)
+    }
+
     /// The key blocks query block `rows` can see: all, or in causal attention those starting at or
     /// before its last row.
     @inline(__always)
@@ -214,7 +222,7 @@ public enum FlashAttention {
                     w.maxima.update(repeating: -.infinity, count: rows.count)
                     w.sums.update(repeating: 0, count: rows.count)
                     for c0 in visibleKeyBlocks(rows, shape) {
-                        let keys = c0 ..< min(Tk, c0 + block)
+                        let keys = visibleKeys(of: c0, rows, shape)
                         head.scores(w.scores, rows: rows, keys: keys)
                         for i in rows {
                             let r = i - r0, s = w.scores + r * block, p = w.weights + r * block
@@ -294,10 +302,10 @@ public enum FlashAttention {
                 // D = rowsum(dO ⊙ O): the Σ_j P·dP of the softmax's backward (dropout included).
                 for i in 0 ..< Tq { D[i] = Reductions.dot(dout + i * C, out + i * C, HS) }
                 for c0 in stride(from: 0, to: Tk, by: block) {
-                    let keys = c0 ..< min(Tk, c0 + block)
                     let firstRow = shape.causal ? c0 : 0
                     for r0 in stride(from: firstRow - firstRow % queryBlock, to: Tq, by: queryBlock) {
                         let rows = r0 ..< min(Tq, r0 + queryBlock)
+                        let keys = visibleKeys(of: c0, rows, shape)
                         head.scores(w.scores, rows: rows, keys: keys)
                         // P = exp(scale·S − L), then W = dropout(P) for dV.
                         for i in rows {
@@ -348,7 +356,7 @@ public enum FlashAttention {
         for r0 in stride(from: 0, to: shape.queryLength, by: queryBlock) {
             let rows = r0 ..< min(shape.queryLength, r0 + queryBlock)
             for c0 in visibleKeyBlocks(rows, shape) {
-                total += 2 * Double(rows.count * min(block, shape.keyLength - c0) * shape.headSize)
+                total += 2 * Double(rows.count * visibleKeys(of: c0, rows, shape).count * shape.headSize)
             }
         }
         return total * Double(shape.batch * shape.heads)
