@@ -244,6 +244,28 @@ INLINE float max_slots(const float *x, long n) {
     return v_tree_max(acc);
 }
 
+// y[i] = e^(x[i] − m) (0 where x is −∞), summed in slots (y may be x).
+INLINE float exp_sum_slots(float *y, const float *x, float m, long n) {
+    const vf mv = v_set(m);
+    vf acc[SLOT_VECTORS];
+    for (int k = 0; k < SLOT_VECTORS; k++) acc[k] = v_zero();
+    long i = 0;
+    for (; i + SLOTS <= n; i += SLOTS)
+        for (int k = 0; k < SLOT_VECTORS; k++) {
+            vf e = v_exp(v_sub(v_load(x + i + k * LANES), mv), 0);
+            v_store(y + i + k * LANES, e);
+            acc[k] = v_add(acc[k], e);
+        }
+    if (i < n)
+        for (int k = 0; k < SLOT_VECTORS; k++) {
+            long rest = n - i - k * LANES;
+            vf e = v_exp(v_sub(v_load_n(x + i + k * LANES, rest, v_set(-INFINITY)), mv), 0);  // absent lanes: 0
+            v_store_n(y + i + k * LANES, e, rest);
+            acc[k] = v_add(acc[k], e);
+        }
+    return v_tree_sum(acc);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Softmax
 
@@ -256,26 +278,10 @@ void KERNEL(trainer_softmax_forward)(float *out, const float *in, long rows, lon
         float *y = out + r * columns;
         const long n = columns;
         const float m = max_slots(x, n);
-        const vf mv = v_set(m);
-        vf acc[SLOT_VECTORS];
-        for (int k = 0; k < SLOT_VECTORS; k++) acc[k] = v_zero();
-        long i = 0;
-        for (; i + SLOTS <= n; i += SLOTS)
-            for (int k = 0; k < SLOT_VECTORS; k++) {
-                vf e = v_exp(v_sub(v_load(x + i + k * LANES), mv), 0);
-                v_store(y + i + k * LANES, e);
-                acc[k] = v_add(acc[k], e);
-            }
-        if (i < n)
-            for (int k = 0; k < SLOT_VECTORS; k++) {
-                long rest = n - i - k * LANES;
-                vf e = v_exp(v_sub(v_load_n(x + i + k * LANES, rest, v_set(-INFINITY)), mv), 0);  // absent lanes: 0
-                v_store_n(y + i + k * LANES, e, rest);
-                acc[k] = v_add(acc[k], e);
-            }
-        const float s = v_tree_sum(acc);
+        const float s = exp_sum_slots(y, x, m, n);
         const vf inverse = v_set(1.0f / s);
-        for (i = 0; i + LANES <= n; i += LANES) v_store(y + i, v_mul(v_load(y + i), inverse));
+        long i = 0;
+        for (; i + LANES <= n; i += LANES) v_store(y + i, v_mul(v_load(y + i), inverse));
         if (i < n) v_store_n(y + i, v_mul(v_load_n(y + i, n - i, v_zero()), inverse), n - i);
         if (maximum) maximum[r] = m;
         if (sum) sum[r] = s;
@@ -404,28 +410,6 @@ INLINE void flash_mask_scale(float *s, long visible, long total, float scale, co
     for (long j = visible; j < total; j++) s[j] = -INFINITY;
 }
 
-// p[j] = e^(s[j] − m) for j < total (0 where s is −∞), summed in slots.
-INLINE float flash_exp_sum(float *p, const float *s, float m, long total) {
-    const vf mv = v_set(m);
-    vf acc[SLOT_VECTORS];
-    for (int k = 0; k < SLOT_VECTORS; k++) acc[k] = v_zero();
-    long i = 0;
-    for (; i + SLOTS <= total; i += SLOTS)
-        for (int k = 0; k < SLOT_VECTORS; k++) {
-            vf e = v_exp(v_sub(v_load(s + i + k * LANES), mv), 0);
-            v_store(p + i + k * LANES, e);
-            acc[k] = v_add(acc[k], e);
-        }
-    if (i < total)
-        for (int k = 0; k < SLOT_VECTORS; k++) {
-            long rest = total - i - k * LANES;
-            vf e = v_exp(v_sub(v_load_n(s + i + k * LANES, rest, v_set(-INFINITY)), mv), 0);  // absent lanes: 0
-            v_store_n(p + i + k * LANES, e, rest);
-            acc[k] = v_add(acc[k], e);
-        }
-    return v_tree_sum(acc);
-}
-
 // Forward: masks and scales the row's scores s, sets *maximum = max(previous, its largest score),
 // writes p[j] = e^(s[j] − *maximum) and returns Σ p. A row with no visible score and no previous
 // maximum (−∞) gets p = 0 and returns 0.
@@ -438,7 +422,7 @@ float KERNEL(trainer_flash_forward_row)(float *p, float *s, long visible, long t
         for (long j = 0; j < total; j++) p[j] = 0;
         return 0;
     }
-    return flash_exp_sum(p, s, m, total);
+    return exp_sum_slots(p, s, m, total);
 }
 
 // Backward: the row's probabilities recomputed in place, s[j] = e^(scale·s[j] − logSumExp)
@@ -450,7 +434,7 @@ void KERNEL(trainer_flash_probabilities_row)(float *s, long visible, long total,
         for (long j = 0; j < total; j++) s[j] = 0;
         return;
     }
-    (void)flash_exp_sum(s, s, logSumExp, total);
+    (void)exp_sum_slots(s, s, logSumExp, total);
 }
 
 // Backward: ds[j] = scale·p[j]·(g[j] − d), the score gradient of a softmax row with D = d.
