@@ -97,6 +97,7 @@ struct Bench: ParsableCommand {
             print("element-wise kernels in C: \(VectorInstructions.inUse) (Sources/CKernels)")
             let peak = MachinePeak.measure(threads: threads)
             print("\(peak.description); \"of peak\" below is against it")
+            if !BF16.isNative { print("bf16 rows skipped: this CPU lacks avx512_bf16 (precision: bf16 is refused here)") }
             let bench = KernelBench(threads: threads, repeats: repeats)
             print(KernelBench.format(bench.run(), peak: peak.flops))
             print("\nsgemm 4096×1152×384 (the qkv projection) with each OpenBLAS kernel this CPU can run, each in its own process:")
