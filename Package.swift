@@ -35,10 +35,13 @@ let package = Package(
         // bf16 matrix products on oneDNN (libdnnl-dev) and fp32 <-> bf16 conversions.
         .target(name: "CBF16", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
 
+        // Stop signals (SIGTERM / SIGINT → checkpoint, then exit) and run-directory locks (flock).
+        .target(name: "CSignals"),
+
         // The library: kernels, model, tokenizers, storage, distributed, training.
         .target(
             name: "TrainerKit",
-            dependencies: ["CBLAS", "CMPI", "CHDF5", "CKernels", "CBF16", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CBLAS", "CMPI", "CHDF5", "CKernels", "CBF16", "CSignals", .product(name: "Yams", package: "Yams")],
             // The default corpus (public domain, see Resources/shakespeare.README.md), shipped unchanged.
             resources: [.copy("Resources/shakespeare.txt"), .copy("Resources/shakespeare.README.md")],
             swiftSettings: kernelSettings

@@ -6,6 +6,8 @@
 #   bound to its own cores; --oversubscribe (and no binding) only when N exceeds the cores.
 # - With a hostfile: Open MPI places ranks by the hostfile's slots; OPENBLAS_NUM_THREADS defaults
 #   to 1 (one rank per core) unless set. The environment is forwarded to every rank (-x).
+# - A SIGTERM or SIGINT to this script stops training at the next step with a checkpoint (exit 143
+#   / 130); see the end.
 # - The variables that let Open MPI run as root are set only when running as root.
 set -euo pipefail
 ranks="${RANKS:-4}"
@@ -37,4 +39,21 @@ args+=(-x OPENBLAS_NUM_THREADS)
 for variable in PATH LD_LIBRARY_PATH OPENBLAS_CORETYPE TRAINER_FAIL; do
   if [ -n "${!variable:-}" ]; then args+=(-x "$variable"); fi
 done
-exec mpirun "${args[@]}" "$@"
+# Stop signals: mpirun itself answers SIGTERM/SIGINT by killing the ranks a second later, but it
+# passes SIGUSR1/SIGUSR2 on to every rank. So a TERM (INT) to this script becomes a USR1 (USR2) to
+# mpirun, which the trainer treats as TERM (INT): every rank finishes its step, rank 0 writes the
+# checkpoint, and the job exits 143 (130). A second signal kills the job at once.
+mpirun "${args[@]}" "$@" &
+job=$!
+stops=0
+forward() {
+  stops=$((stops + 1))
+  if [ "$stops" -eq 1 ]; then kill -"$1" "$job" 2>/dev/null || true; else kill -TERM "$job" 2>/dev/null || true; fi
+}
+trap 'forward USR1' TERM
+trap 'forward USR2' INT
+while true; do
+  status=0
+  wait "$job" || status=$?
+  kill -0 "$job" 2>/dev/null || exit "$status"
+done

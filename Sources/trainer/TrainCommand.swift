@@ -7,13 +7,30 @@ struct Train: ParsableCommand {
 
     @OptionGroup var configuration: ConfigOptions
 
-    @Flag(help: "Continue from run_dir/ckpt.h5.")
-    var resume = false
+    @Option(help: ArgumentHelp("Continue from run_dir/ckpt.h5: yes (--resume alone), or auto: if it exists, else start.",
+                               valueName: "yes|auto"))
+    var resume: Commands.Resume = .no
+
+    @Flag(help: "Start over even if run_dir/ckpt.h5 exists (it is replaced at the first checkpoint).")
+    var overwrite = false
 
     @Option(help: "Characters of sample text to print at the end (0: none).")
     var sample = 300
 
+    func validate() throws {
+        if resume != .no && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+    }
+
     func run() throws {
-        try guarded(true) { try Commands.train(configPath: configuration.config, overrides: configuration.overrides, resume: resume, sampleTokens: sample) }
+        do {
+            try guarded(true) {
+                try Commands.train(configPath: configuration.config, overrides: configuration.overrides, resume: resume,
+                                   overwrite: overwrite, sampleTokens: sample)
+            }
+        } catch let stopped as Commands.Stopped {
+            throw ExitCode(stopped.exitCode)
+        }
     }
 }
+
+extension Commands.Resume: ExpressibleByArgument {}

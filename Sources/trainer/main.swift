@@ -23,4 +23,32 @@ struct Trainer: ParsableCommand {
         defaultSubcommand: Train.self)
 }
 
-Trainer.main()
+// `--resume` alone means `--resume yes` (it was a flag before `--resume auto` existed).
+var arguments = Array(CommandLine.arguments.dropFirst())
+for (index, argument) in arguments.enumerated().reversed() where argument == "--resume" {
+    let next = index + 1 < arguments.count ? arguments[index + 1] : nil
+    if next == nil || next!.hasPrefix("-") { arguments.insert("yes", at: index + 1) }
+}
+// `--option -1` would read as a missing value followed by an unknown option `-1`: join a negative
+// number to the option before it, so that the command itself says what is wrong with the value.
+for index in arguments.indices.reversed().dropFirst()
+where arguments[index].hasPrefix("--") && !arguments[index].contains("=") && Double(arguments[index + 1]) != nil
+    && arguments[index + 1].hasPrefix("-") {
+    arguments[index] += "=" + arguments[index + 1]
+    arguments.remove(at: index + 1)
+}
+
+// Errors are one line, `error: ...`, exit status 1 (the argument parser's own are several lines and
+// 64); --help and --version print as usual.
+do {
+    var command = try Trainer.parseAsRoot(arguments)
+    try command.run()
+} catch let code as ExitCode {
+    exit(code.rawValue)
+} catch {
+    if Trainer.exitCode(for: error) == .success { Trainer.exit(withError: error) }
+    let message = Trainer.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+    let trimmed = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
+    FileHandle.standardError.write(Data("error: \(trimmed)\n".utf8))
+    exit(1)
+}

@@ -17,17 +17,47 @@ public enum Commands {
         return max(1, CPU.cores / max(1, try communicator.localSize()))
     }
 
+    /// Whether `train` continues from run_dir/ckpt.h5.
+    public enum Resume: String, CaseIterable, Sendable {
+        /// Start from the seed (refused over an existing checkpoint unless overwriting).
+        case no
+        /// Continue from the checkpoint, which must exist.
+        case yes
+        /// Continue if the checkpoint exists, else start (a requeued job's mode).
+        case auto
+    }
+
+    /// A run stopped by SIGTERM or SIGINT after writing its checkpoint: the process should exit
+    /// with `128 + signal`.
+    public struct Stopped: Error {
+        public var signal: Int32
+        public var exitCode: Int32 { 128 + signal }
+    }
+
     /// `trainer train`: prepares the dataset if it is missing (rank 0), trains, checkpoints, and
-    /// prints a short sample at the end.
-    public static func train(configPath: String?, overrides: [String], resume: Bool, sampleTokens: Int = 300) throws {
+    /// prints a short sample at the end. SIGTERM / SIGINT stop it at the next step with a
+    /// checkpoint (`StopSignal`), and it throws `Stopped`.
+    public static func train(configPath: String?, overrides: [String], resume: Resume = .no, overwrite: Bool = false,
+                             sampleTokens: Int = 300) throws {
+        StopSignal.install()
         let world = Communicator.world
         let config = try ConfigLoader.load(path: configPath, overrides: overrides)
         let threads = try threads(config: config, communicator: world)
         let isRoot = world.isRoot
         let log: (String) -> Void = { line in if isRoot { say(line) } }
+        // `auto` is decided by rank 0 (the one that reads and writes run_dir) for every rank.
+        let checkpoint = config.runDirectory + "/ckpt.h5"
+        let resuming = try world.broadcast(resume == .yes || (resume == .auto && FileManager.default.fileExists(atPath: checkpoint))
+                                               ? "yes" : "no") == "yes"
+        if resume == .auto { log(resuming ? "resuming from \(checkpoint) (--resume auto)" : "no \(checkpoint) yet: starting (--resume auto)") }
         let task = try makeTask(config: config, world: world, log: log)
-        let trainer = try Trainer(config: config, task: task, communicator: world, threads: threads, resume: resume, log: log)
+        let trainer = try Trainer(config: config, task: task, communicator: world, threads: threads, resume: resuming,
+                                  overwrite: overwrite, log: log)
         let summary = try trainer.run()
+        if let signal = summary.stopSignal {
+            log("stopped by \(StopSignal.name(signal)) at step \(trainer.step) after \(summary.steps) steps; checkpoint \(summary.checkpoint) (continue with --resume)")
+            throw Stopped(signal: signal)
+        }
         log(String(format: "done: %d steps in %.1f s, val loss %.4f, checkpoint %@", summary.steps, summary.seconds,
                    summary.finalValidationLoss ?? .nan, summary.checkpoint))
         if world.isRoot, let text = try task.demonstration(length: sampleTokens, parallelism: Parallelism(threads: threads)) {

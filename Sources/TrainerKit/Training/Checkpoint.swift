@@ -145,8 +145,16 @@ extension Checkpoint {
               let previous = try? Reader(path: path).header.step, previous != step else { return }
         let folder = (path as NSString).deletingLastPathComponent
         let archived = folder + "/ckpt-\(previous).h5"
-        _ = try? FileManager.default.removeItem(atPath: archived)
-        try FileManager.default.copyItem(atPath: path, toPath: archived)
+        // A hard link, not a copy: the archive is complete the moment it exists (the next
+        // checkpoint is renamed over `path`, and the link keeps the old file). Made under a
+        // temporary name and renamed, so an existing archive of that step is replaced atomically.
+        let temporary = folder + "/.ckpt-\(previous).h5.tmp-\(getpid())"
+        unlink(temporary)
+        guard link(path, temporary) == 0, rename(temporary, archived) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw TrainerError("\(archived): cannot archive the previous checkpoint (\(reason))")
+        }
         let old = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
             .compactMap { name -> Int? in
                 guard name.hasPrefix("ckpt-"), name.hasSuffix(".h5") else { return nil }

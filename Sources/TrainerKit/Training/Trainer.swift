@@ -11,6 +11,9 @@ public final class Trainer {
         public var finalValidationLoss: Double?
         public var seconds: Double
         public var checkpoint: String
+        /// The signal (SIGTERM, SIGINT) that stopped the run early, after its checkpoint; nil when
+        /// it ran to `schedule.max_steps`.
+        public var stopSignal: Int32? = nil
     }
 
     public let config: RunConfig
@@ -37,6 +40,8 @@ public final class Trainer {
     let configText: String
     /// run_dir/metrics.jsonl (rank 0 writes it).
     let metricsLog: MetricsLog
+    /// Rank 0's lock on run_dir, held while this trainer lives.
+    let runDirectory: RunDirectory?
 
     /// Micro-batches per step over all ranks.
     let microBatches: Int
@@ -51,8 +56,11 @@ public final class Trainer {
 
     public var checkpointPath: String { config.runDirectory + "/ckpt.h5" }
 
+    /// - Parameters:
+    ///   - resume: continue from run_dir/ckpt.h5 (which must exist).
+    ///   - overwrite: start over even if run_dir/ckpt.h5 exists (otherwise that is refused).
     public init(config: RunConfig, task: TrainingTask, communicator: Communicator, threads: Int, resume: Bool,
-                log: @escaping (String) -> Void) throws {
+                overwrite: Bool = false, log: @escaping (String) -> Void) throws {
         self.config = config
         self.task = task
         self.communicator = communicator
@@ -69,6 +77,8 @@ public final class Trainer {
         gradients = StepGradients(parameters: task.parameters, communicator: communicator, mode: config.reduction,
                                   microBatchesPerStep: microBatches, overlap: config.overlapReduction, log: self.log)
         metricsLog = MetricsLog(path: config.runDirectory + "/metrics.jsonl")
+        runDirectory = try Self.claim(config.runDirectory, resume: resume, overwrite: overwrite, communicator: communicator,
+                                      log: communicator.isRoot ? log : { _ in })
         schedule = LearningRateSchedule(peak: o.lr, minimum: config.schedule.minLR, warmup: config.schedule.warmup,
                                         decaySteps: config.schedule.resolvedDecaySteps)
         configText = try ConfigLoader.yaml(config)
@@ -76,7 +86,9 @@ public final class Trainer {
         try Consistency.requireSameSetup(configText + "\n" + task.dataIdentity, communicator: communicator)
         if resume {
             try restore()
+            try runDirectory?.truncateMetrics(before: step)
         } else {
+            try runDirectory?.truncateMetrics(before: 0)
             task.initialize(seed: UInt64(config.seed))
             try gradients.calibrate(parallelism: parallelism) {
                 _ = try task.trainMicroBatch(step: step, index: 0, parallelism: parallelism)
@@ -84,6 +96,35 @@ public final class Trainer {
         }
         // Every rank starts from rank 0's parameters (identical anyway: same seed or checkpoint).
         try communicator.broadcast(task.parameters.values.bufferPointer)
+    }
+
+    /// Rank 0 takes run_dir's lock, refuses to replace a checkpoint unless told to, and removes the
+    /// temporary files of dead processes; every rank gets the same outcome (the same error, if any).
+    static func claim(_ path: String, resume: Bool, overwrite: Bool, communicator: Communicator,
+                      log: (String) -> Void) throws -> RunDirectory? {
+        var directory: RunDirectory?
+        var failure = ""
+        if communicator.isRoot {
+            do {
+                let claimed = try RunDirectory(path: path)
+                let exists = FileManager.default.fileExists(atPath: claimed.checkpointPath)
+                if resume && !exists {
+                    throw TrainerError("\(claimed.checkpointPath): no checkpoint to resume; train without --resume, or with --resume auto")
+                }
+                if !resume && exists && !overwrite {
+                    let step = (try? Checkpoint.Reader(path: claimed.checkpointPath).header.step).map { " (step \($0))" } ?? ""
+                    throw TrainerError("\(claimed.checkpointPath) exists\(step); continue it with --resume (or --resume auto), or start over with --overwrite")
+                }
+                let removed = claimed.removeStaleTemporaries()
+                if !removed.isEmpty { log("removed temporary files of processes that no longer run: \(removed.joined(separator: ", "))") }
+                directory = claimed
+            } catch let error as TrainerError {
+                failure = error.message
+            }
+        }
+        failure = try communicator.broadcast(failure)
+        guard failure.isEmpty else { throw TrainerError(failure) }
+        return directory
     }
 
     /// Resumes from `run_dir/ckpt.h5`: parameters, optimizer, step, exponents, metrics.
@@ -214,6 +255,16 @@ public final class Trainer {
             + (config.precision == .auto ? " (auto)" : "") + "; MFU against the \(machine.description) per rank")
         var lastEvaluated = -1
         while step < maxSteps {
+            // A stop signal on any rank: all stop here, at the same step, with a checkpoint.
+            let signal = Int32(try communicator.max(Double(StopSignal.received ?? 0)))
+            if signal > 0 {
+                log("step \(step): \(StopSignal.name(signal)) received; writing a checkpoint and stopping (a second signal exits at once)")
+                try saveCheckpoint()
+                try communicator.barrier()
+                return Summary(steps: step - startStep, finalTrainLoss: metrics.last("train_loss")?.value,
+                               finalValidationLoss: metrics.last("val_loss")?.value,
+                               seconds: Date().timeIntervalSince(started), checkpoint: checkpointPath, stopSignal: signal)
+            }
             if config.eval.interval > 0 && step % config.eval.interval == 0 {
                 try evaluateAndLog()
                 lastEvaluated = step

@@ -286,13 +286,62 @@ final class CommandLineTests: XCTestCase {
         let fixture = try CommandLineFixture.shared()
         try FileManager.default.copyItem(atPath: fixture.directory + "/gpt", toPath: fixture.directory + "/other-model")
         try fixture.assertFails(["train", "--resume"] + setOptions(CommandLineFixture.gptSettings(runDirectory: "fresh")),
-                                naming: ["fresh/ckpt.h5: no such file"])
+                                naming: ["fresh/ckpt.h5: no checkpoint to resume"])
         try fixture.assertFails(["train", "--resume"]
                                 + setOptions(CommandLineFixture.gptSettings(runDirectory: "other-model", maxSteps: 5))
                                 + ["--set", "model.layers=2"],
                                 naming: ["other-model/ckpt.h5: model config differs from the checkpoint's"])
         XCTAssertEqual(try Checkpoint.Reader(path: fixture.directory + "/other-model/ckpt.h5").header.step, 3,
                        "the refused resume left the checkpoint alone")
+    }
+
+    /// One run per run directory, no checkpoint replaced by accident, `--resume auto`, and what a
+    /// `kill -9` leaves (temporaries of dead processes, metrics of steps after the checkpoint)
+    /// cleaned up when the run continues.
+    func testRunDirectoryIsLockedAndNeverReplacedByAccident() throws {
+        let fixture = try CommandLineFixture.shared()
+        let settings = { (dir: String, steps: Int) in setOptions(CommandLineFixture.gptSettings(runDirectory: dir, maxSteps: steps)) }
+        try FileManager.default.copyItem(atPath: fixture.directory + "/gpt", toPath: fixture.directory + "/kept")
+        // Training again over a checkpoint without --resume or --overwrite is refused, and the
+        // checkpoint is untouched.
+        try fixture.assertFails(["train", "--sample", "0"] + settings("kept", 5),
+                                naming: ["kept/ckpt.h5 exists (step 3)", "--resume", "--overwrite"])
+        XCTAssertEqual(try Checkpoint.Reader(path: fixture.directory + "/kept/ckpt.h5").header.step, 3)
+        // A run holding the lock (this process) keeps a second one out, which names the holder.
+        do {
+            let held = try RunDirectory(path: fixture.directory + "/kept")
+            try fixture.assertFails(["train", "--resume", "--sample", "0"] + settings("kept", 5),
+                                    naming: ["run_dir kept is in use by another run (PID \(getpid())", "kept/.lock"])
+            _ = held
+        }
+        // What a kill -9 leaves: a temporary file of a dead process, and metrics of steps after
+        // the checkpoint (step 3). --resume auto continues, removes the one, truncates the other.
+        let dead = fixture.directory + "/kept/.ckpt.h5.tmp-999999"
+        XCTAssertTrue(FileManager.default.createFile(atPath: dead, contents: Data("partial".utf8)))
+        let metrics = fixture.directory + "/kept/metrics.jsonl"
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: metrics))
+        handle.seekToEndOfFile()
+        handle.write(Data("{\"step\": 3, \"loss\": 9.0}\n{\"step\": 4, \"loss\": 9.0}\n".utf8))
+        try handle.close()
+        let resumed = try fixture.run(["train", "--resume", "auto", "--sample", "0"] + settings("kept", 5))
+        XCTAssertTrue(resumed.succeeded, resumed.description)
+        XCTAssertTrue(resumed.lines.contains("resuming from kept/ckpt.h5 (--resume auto)"), resumed.description)
+        XCTAssertNotNil(resumed.line(startingWith: "removed temporary files of processes that no longer run: .ckpt.h5.tmp-999999"),
+                        resumed.description)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dead))
+        let steps = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n")
+            .filter { $0.contains("\"loss\": ") && !$0.contains("val_loss") }.compactMap { line -> Int? in
+                guard let range = line.range(of: "\"step\": ") else { return nil }
+                return Int(line[range.upperBound...].prefix { $0.isNumber })
+            }
+        XCTAssertEqual(steps, [0, 1, 2, 3, 4], "each step once in metrics.jsonl")
+        // --resume auto without a checkpoint starts; --overwrite starts over.
+        let started = try fixture.run(["train", "--resume", "auto", "--sample", "0"] + settings("auto-new", 2))
+        XCTAssertTrue(started.succeeded && started.lines.contains("no auto-new/ckpt.h5 yet: starting (--resume auto)"), started.description)
+        let over = try fixture.run(["train", "--overwrite", "--sample", "0"] + settings("kept", 2))
+        XCTAssertTrue(over.succeeded, over.description)
+        XCTAssertEqual(try Checkpoint.Reader(path: fixture.directory + "/kept/ckpt.h5").header.step, 2)
+        try fixture.assertFails(["train", "--resume", "--overwrite"] + settings("kept", 2), naming: ["--resume and --overwrite"])
     }
 
     func testADatasetShorterThanTheBlockIsRefused() throws {
