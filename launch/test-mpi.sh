@@ -167,5 +167,32 @@ same_model s1 s2 && [ "$(grep -c '"loss"' s2/metrics.jsonl)" -eq "$end" ] \
   && pass "resumed after SIGTERM on 2 ranks = uninterrupted 1 process to step $end; metrics.jsonl has each step once" \
   || fail "resume after SIGTERM differs from the uninterrupted run, or metrics.jsonl repeats steps"
 
+# 14. A full disk (simulated with a file-size limit: writes fail with EFBIG) is a one-line error and
+#     exit 1, never a crash: prepare leaves no temporary file and no output; a checkpoint that does
+#     not fit leaves the previous one intact.
+mkdir -p full
+status=0
+( ulimit -f 100; trap '' XFSZ; exec "$trainer" prepare --input "$root/Sources/TrainerKit/Resources/shakespeare.txt" \
+    --output full/data.h5 ) > full/prepare.out 2> full/prepare.err || status=$?
+left=$(ls -A full | grep -v '^prepare\.' || true)
+if [ "$status" -eq 1 ] && [ "$(wc -l < full/prepare.err)" -eq 1 ] && grep -q "full/data.h5: .*File too large" full/prepare.err \
+   && [ -z "$left" ]; then
+  pass "prepare on a full disk: exit 1, one line naming the file, nothing left behind"
+else
+  fail "prepare on a full disk: exit $status, $(head -3 full/prepare.err), left: $left"
+fi
+big=(--set model.channels=256 --set model.heads=4 --set checkpoint.interval=1)
+"$trainer" train "${common[@]}" "${big[@]}" --set run_dir=fd --set schedule.max_steps=1 > fd.log 2>&1
+status=0
+( ulimit -f 25000; trap '' XFSZ; exec "$trainer" train "${common[@]}" "${big[@]}" --set run_dir=fd --set schedule.max_steps=3 \
+    --resume ) > fd2.log 2> fd2.err || status=$?
+step=$(h5dump -a /step fd/ckpt.h5 2>/dev/null | grep -o "(0): [0-9]*" | grep -o "[0-9]*$")
+if [ "$status" -eq 1 ] && [ "$(wc -l < fd2.err)" -eq 1 ] && grep -q "fd/ckpt.h5: .*File too large" fd2.err && [ "$step" = 1 ] \
+   && [ -z "$(ls -A fd | grep tmp)" ]; then
+  pass "a checkpoint on a full disk: exit 1, one line, the previous checkpoint (step 1) intact, no temporary left"
+else
+  fail "a checkpoint on a full disk: exit $status, $(head -3 fd2.err), checkpoint step $step, files: $(ls -A fd)"
+fi
+
 if [ $failures -ne 0 ]; then echo "test-mpi: $failures failure(s)"; exit 1; fi
 echo "test-mpi: all passed"

@@ -20,6 +20,10 @@ public enum AtomicFile {
             }
             try? sync(folder)
             return result
+        } catch let error as TrainerError {
+            unlink(temporary)
+            // Name the file being written, not its temporary.
+            throw TrainerError(error.message.replacingOccurrences(of: temporary, with: path))
         } catch {
             unlink(temporary)
             throw error

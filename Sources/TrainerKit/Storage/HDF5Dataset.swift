@@ -4,7 +4,7 @@ import Foundation
 /// A dataset: a typed n-dimensional array in a file.
 public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     private func space() throws -> HDF5Handle {
-        HDF5Handle(try HDF5Library.check(H5Dget_space(id), "dataspace of \(path)"), closer: H5Sclose)
+        HDF5Handle(try check(H5Dget_space(id), "dataspace of \(path)"), closer: H5Sclose)
     }
 
     /// The current dimensions.
@@ -49,7 +49,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             throw TrainerError("\(path): holds \(total) elements, expected \(buffer.count)")
         }
         guard isNumeric else { throw TrainerError("\(path): expected numbers, found \(elementDescription)") }
-        try HDF5Library.check(
+        try check(
             H5Dread(id, T.hdf5Type, shim_h5s_all(), shim_h5s_all(), shim_h5p_default(), buffer.baseAddress),
             "reading \(path)")
     }
@@ -70,10 +70,10 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         }
         let fileSpace = try space()
         var start = offset.map { hsize_t($0) }, extent = count.map { hsize_t($0) }
-        try HDF5Library.check(
+        try check(
             H5Sselect_hyperslab(fileSpace.id, H5S_SELECT_SET, &start, nil, &extent, nil), "selecting in \(path)")
         let memorySpace = HDF5Handle(
-            try HDF5Library.check(H5Screate_simple(Int32(extent.count), &extent, nil), "H5Screate_simple"),
+            try check(H5Screate_simple(Int32(extent.count), &extent, nil), "H5Screate_simple"),
             closer: H5Sclose)
         return (fileSpace, memorySpace)
     }
@@ -84,7 +84,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         guard buffer.count == total else { throw TrainerError("\(path): slab of \(total) into \(buffer.count)") }
         if total == 0 { return }
         let (fileSpace, memorySpace) = try selection(offset: offset, count: count)
-        try HDF5Library.check(
+        try check(
             H5Dread(id, T.hdf5Type, memorySpace.id, fileSpace.id, shim_h5p_default(), buffer.baseAddress),
             "reading \(path)")
     }
@@ -100,7 +100,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     public func write<T: HDF5Element>(_ values: UnsafeBufferPointer<T>) throws {
         let total = try count
         guard values.count == total else { throw TrainerError("\(path): holds \(total) elements, given \(values.count)") }
-        try HDF5Library.check(
+        try check(
             H5Dwrite(id, T.hdf5Type, shim_h5s_all(), shim_h5s_all(), shim_h5p_default(), values.baseAddress),
             "writing \(path)")
     }
@@ -110,7 +110,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         guard values.count == count.reduce(1, *) else { throw TrainerError("\(path): slab size mismatch") }
         if values.isEmpty { return }
         let (fileSpace, memorySpace) = try selection(offset: offset, count: count)
-        try HDF5Library.check(
+        try check(
             H5Dwrite(id, T.hdf5Type, memorySpace.id, fileSpace.id, shim_h5p_default(), values.baseAddress),
             "writing \(path)")
     }
@@ -118,7 +118,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     /// Grows (or shrinks) an extendable dataset to `shape`.
     public func extend(to shape: [Int]) throws {
         var dims = shape.map { hsize_t($0) }
-        try HDF5Library.check(H5Dset_extent(id, &dims), "extending \(path)")
+        try check(H5Dset_extent(id, &dims), "extending \(path)")
     }
 
     /// Appends `values` to a one-dimensional extendable dataset.

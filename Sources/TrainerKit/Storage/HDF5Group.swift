@@ -5,8 +5,8 @@ import Foundation
 public class HDF5Group: HDF5Object, @unchecked Sendable {
     /// A link-creation property list that creates missing intermediate groups.
     private func intermediateGroups() throws -> HDF5Handle {
-        let lcpl = HDF5Handle(try HDF5Library.check(H5Pcreate(shim_h5p_link_create()), "H5Pcreate"), closer: H5Pclose)
-        try HDF5Library.check(H5Pset_create_intermediate_group(lcpl.id, 1), "H5Pset_create_intermediate_group")
+        let lcpl = HDF5Handle(try check(H5Pcreate(shim_h5p_link_create()), "H5Pcreate"), closer: H5Pclose)
+        try check(H5Pset_create_intermediate_group(lcpl.id, 1), "H5Pset_create_intermediate_group")
         return lcpl
     }
 
@@ -28,16 +28,16 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
     @discardableResult
     public func createGroup(_ name: String) throws -> HDF5Group {
         let lcpl = try intermediateGroups()
-        let group = try HDF5Library.check(
+        let group = try check(
             H5Gcreate2(id, name, lcpl.id, shim_h5p_default(), shim_h5p_default()), "creating group \(childPath(name))")
-        return HDF5Group(handle: HDF5Handle(group, closer: H5Gclose), path: childPath(name))
+        return HDF5Group(handle: HDF5Handle(group, closer: H5Gclose, file: fileHandle), path: childPath(name))
     }
 
     /// Opens an existing group.
     public func group(_ name: String) throws -> HDF5Group {
         guard exists(name) else { throw TrainerError("\(childPath(name)): no such group") }
-        let group = try HDF5Library.check(H5Gopen2(id, name, shim_h5p_default()), "opening group \(childPath(name))")
-        return HDF5Group(handle: HDF5Handle(group, closer: H5Gclose), path: childPath(name))
+        let group = try check(H5Gopen2(id, name, shim_h5p_default()), "opening group \(childPath(name))")
+        return HDF5Group(handle: HDF5Handle(group, closer: H5Gclose, file: fileHandle), path: childPath(name))
     }
 
     /// The kind of a child link.
@@ -54,12 +54,12 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
         }
         var index: hsize_t = 0
         try withExtendedLifetime(names) {
-            _ = try HDF5Library.check(
+            _ = try check(
                 H5Literate(id, H5_INDEX_NAME, H5_ITER_INC, &index, visit, Unmanaged.passUnretained(names).toOpaque()),
                 "listing \(path)")
         }
         return try names.values.map { name in
-            let object = try HDF5Library.check(H5Oopen(id, name, shim_h5p_default()), "opening \(childPath(name))")
+            let object = try check(H5Oopen(id, name, shim_h5p_default()), "opening \(childPath(name))")
             defer { H5Oclose(object) }
             switch H5Iget_type(object) {
             case H5I_GROUP: return (name, .group)
@@ -97,22 +97,22 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
         var dims = shape.map { hsize_t($0) }
         var maxDims = (maxShape ?? shape).map { $0.map { hsize_t($0) } ?? shim_h5s_unlimited() }
         let space = HDF5Handle(
-            try HDF5Library.check(H5Screate_simple(Int32(dims.count), &dims, &maxDims), "dataspace for \(childPath(name))"),
+            try check(H5Screate_simple(Int32(dims.count), &dims, &maxDims), "dataspace for \(childPath(name))"),
             closer: H5Sclose)
-        let dcpl = HDF5Handle(try HDF5Library.check(H5Pcreate(shim_h5p_dataset_create()), "H5Pcreate"), closer: H5Pclose)
+        let dcpl = HDF5Handle(try check(H5Pcreate(shim_h5p_dataset_create()), "H5Pcreate"), closer: H5Pclose)
         if let chunk {
             var chunkDims = chunk.map { hsize_t(max(1, $0)) }
-            try HDF5Library.check(H5Pset_chunk(dcpl.id, Int32(chunkDims.count), &chunkDims), "chunking \(childPath(name))")
+            try check(H5Pset_chunk(dcpl.id, Int32(chunkDims.count), &chunkDims), "chunking \(childPath(name))")
             if let deflate {
-                try HDF5Library.check(H5Pset_shuffle(dcpl.id), "shuffle filter for \(childPath(name))")
-                try HDF5Library.check(H5Pset_deflate(dcpl.id, UInt32(deflate)), "deflate filter for \(childPath(name))")
+                try check(H5Pset_shuffle(dcpl.id), "shuffle filter for \(childPath(name))")
+                try check(H5Pset_deflate(dcpl.id, UInt32(deflate)), "deflate filter for \(childPath(name))")
             }
         }
         let lcpl = try intermediateGroups()
-        let dataset = try HDF5Library.check(
+        let dataset = try check(
             H5Dcreate2(id, name, type, space.id, lcpl.id, dcpl.id, shim_h5p_default()),
             "creating dataset \(childPath(name))")
-        return HDF5Dataset(handle: HDF5Handle(dataset, closer: H5Dclose), path: childPath(name))
+        return HDF5Dataset(handle: HDF5Handle(dataset, closer: H5Dclose, file: fileHandle), path: childPath(name))
     }
 
     /// Opens an existing dataset. `chunkCacheBytes` sets the size of its chunk cache (HDF5's
@@ -122,14 +122,14 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
         var dapl = shim_h5p_default()
         var accessList: HDF5Handle?
         if let chunkCacheBytes {
-            let list = HDF5Handle(try HDF5Library.check(H5Pcreate(shim_h5p_dataset_access()), "H5Pcreate"), closer: H5Pclose)
-            try HDF5Library.check(H5Pset_chunk_cache(list.id, 10_007, chunkCacheBytes, 1.0), "H5Pset_chunk_cache")
+            let list = HDF5Handle(try check(H5Pcreate(shim_h5p_dataset_access()), "H5Pcreate"), closer: H5Pclose)
+            try check(H5Pset_chunk_cache(list.id, 10_007, chunkCacheBytes, 1.0), "H5Pset_chunk_cache")
             dapl = list.id
             accessList = list
         }
-        let dataset = try HDF5Library.check(H5Dopen2(id, name, dapl), "opening dataset \(childPath(name))")
+        let dataset = try check(H5Dopen2(id, name, dapl), "opening dataset \(childPath(name))")
         withExtendedLifetime(accessList) {}
-        return HDF5Dataset(handle: HDF5Handle(dataset, closer: H5Dclose), path: childPath(name))
+        return HDF5Dataset(handle: HDF5Handle(dataset, closer: H5Dclose, file: fileHandle), path: childPath(name))
     }
 
     /// Creates and fills a dataset in one call.
@@ -160,7 +160,7 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
         let storage = values.map { strdup($0) }
         defer { storage.forEach { free($0) } }
         var pointers = storage.map { UnsafePointer<CChar>($0) }
-        try HDF5Library.check(
+        try check(
             H5Dwrite(dataset.id, type.id, shim_h5s_all(), shim_h5s_all(), shim_h5p_default(), &pointers),
             "writing \(dataset.path)")
         return dataset

@@ -6,9 +6,12 @@ import Foundation
 // HDF5 never prints its error stack itself.
 
 /// Library set-up, run once: open HDF5 and silence its automatic error printing (errors are
-/// collected from the error stack instead and thrown).
+/// collected from the error stack instead and thrown). HDF5's own clean-up at exit is turned off:
+/// every file the trainer writes is closed (and synced) explicitly, and after a failed close (a
+/// full disk) that clean-up would touch the half-closed file and crash on the way out.
 enum HDF5Library {
     static let ready: Bool = {
+        H5dont_atexit()
         H5open()
         H5Eset_auto2(shim_h5e_default(), nil, nil)
         return true
@@ -19,6 +22,16 @@ enum HDF5Library {
     static func check<Status: BinaryInteger>(_ status: Status, _ what: @autoclosure () -> String) throws -> Status {
         if status < 0 { throw TrainerError("\(what()): \(errorStackMessage())") }
         return status
+    }
+
+    /// One line of an HDF5 error description: an I/O failure's long report ("file write failed:
+    /// time = ..., errno = 28, error message = 'No space left on device', ...") becomes
+    /// "file write failed: No space left on device".
+    static func tidy(_ message: String) -> String {
+        let line = message.replacingOccurrences(of: "\n", with: " ")
+        guard let start = line.range(of: "error message = '"),
+              let end = line[start.upperBound...].firstIndex(of: "'") else { return line }
+        return "\(line.prefix { $0 != ":" }): \(line[start.upperBound ..< end])"
     }
 
     /// The descriptions on HDF5's current error stack, outermost and innermost, in one line.
@@ -35,7 +48,7 @@ enum HDF5Library {
             H5Ewalk2(shim_h5e_default(), H5E_WALK_DOWNWARD, walker, Unmanaged.passUnretained(collected).toOpaque())
         }
         H5Eclear2(shim_h5e_default())
-        let messages = collected.messages.filter { !$0.isEmpty }
+        let messages = collected.messages.filter { !$0.isEmpty }.map(tidy)
         switch messages.count {
         case 0: return "HDF5 error"
         case 1: return messages[0]
@@ -48,17 +61,23 @@ enum HDF5Library {
 final class HDF5Handle: @unchecked Sendable {
     let id: hid_t
     private let closer: (hid_t) -> herr_t
-    private var isOpen = true
+    private(set) var isOpen = true
+    /// The file a group or dataset lives in (kept open at least as long as they are).
+    let file: HDF5Handle?
 
-    init(_ id: hid_t, closer: @escaping (hid_t) -> herr_t) {
+    init(_ id: hid_t, closer: @escaping (hid_t) -> herr_t, file: HDF5Handle? = nil) {
         self.id = id
         self.closer = closer
+        self.file = file
     }
 
-    /// Closes now (once); returns HDF5's status.
+    /// Closes now (once); returns HDF5's status. A group or dataset whose file is already closed
+    /// is not closed again: closing the file closed it (H5F_CLOSE_STRONG), and after a failed
+    /// close (a full disk) HDF5 may have freed what its identifier points to.
     func close() -> herr_t {
         guard isOpen else { return 0 }
         isOpen = false
+        if let file, !file.isOpen { return 0 }
         return closer(id)
     }
 
@@ -142,6 +161,25 @@ public class HDF5Object: @unchecked Sendable {
 
     var id: hid_t { handle.id }
 
+    /// The name of the file this object is in (for messages).
+    var fileName: String {
+        let length = H5Fget_name(id, nil, 0)
+        guard length > 0 else { return "HDF5 file" }
+        var bytes = [CChar](repeating: 0, count: Int(length) + 1)
+        _ = H5Fget_name(id, &bytes, bytes.count)
+        return String(cString: bytes)
+    }
+
+    /// `HDF5Library.check` with the file's name in front of the message.
+    @discardableResult
+    func check<Status: BinaryInteger>(_ status: Status, _ what: @autoclosure () -> String) throws -> Status {
+        guard status < 0 else { return status }
+        let stack = HDF5Library.errorStackMessage()
+        throw TrainerError("\(fileName): \(what()): \(stack)")
+    }
+    /// The handle of the file this object is in, for the objects opened through it.
+    var fileHandle: HDF5Handle { handle.file ?? handle }
+
     /// Whether an attribute `name` exists on this object.
     public func hasAttribute(_ name: String) -> Bool {
         H5Aexists(id, name) > 0
@@ -150,9 +188,9 @@ public class HDF5Object: @unchecked Sendable {
     /// Names of this object's attributes, in creation order where tracked, else by name.
     public func attributeNames() throws -> [String] {
         var info = H5O_info_t()
-        try HDF5Library.check(H5Oget_info2(id, &info, UInt32(H5O_INFO_NUM_ATTRS)), "listing attributes of \(path)")
+        try check(H5Oget_info2(id, &info, UInt32(H5O_INFO_NUM_ATTRS)), "listing attributes of \(path)")
         return try (0 ..< Int(info.num_attrs)).map { index in
-            let length = try HDF5Library.check(
+            let length = try check(
                 H5Aget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), nil, 0, shim_h5p_default()),
                 "reading attribute names of \(path)")
             var buffer = [CChar](repeating: 0, count: Int(length) + 1)
@@ -162,18 +200,18 @@ public class HDF5Object: @unchecked Sendable {
     }
 
     private func replaceAttribute(_ name: String, type: hid_t, space: hid_t, write: (hid_t) -> herr_t) throws {
-        if hasAttribute(name) { try HDF5Library.check(H5Adelete(id, name), "replacing attribute \(path)@\(name)") }
-        let attribute = try HDF5Library.check(
+        if hasAttribute(name) { try check(H5Adelete(id, name), "replacing attribute \(path)@\(name)") }
+        let attribute = try check(
             H5Acreate2(id, name, type, space, shim_h5p_default(), shim_h5p_default()),
             "creating attribute \(path)@\(name)")
         defer { H5Aclose(attribute) }
-        try HDF5Library.check(write(attribute), "writing attribute \(path)@\(name)")
+        try check(write(attribute), "writing attribute \(path)@\(name)")
     }
 
     /// Sets a variable-length UTF-8 string attribute (replacing any previous one).
     public func setAttribute(_ name: String, _ value: String) throws {
         let type = try makeStringType()
-        let space = HDF5Handle(try HDF5Library.check(H5Screate(H5S_SCALAR), "H5Screate"), closer: H5Sclose)
+        let space = HDF5Handle(try check(H5Screate(H5S_SCALAR), "H5Screate"), closer: H5Sclose)
         try value.withCString { chars in
             var pointer: UnsafePointer<CChar>? = chars
             try replaceAttribute(name, type: type.id, space: space.id) { attribute in
@@ -184,7 +222,7 @@ public class HDF5Object: @unchecked Sendable {
 
     /// Sets a scalar numeric attribute (replacing any previous one).
     public func setAttribute<T: HDF5Element>(_ name: String, _ value: T) throws {
-        let space = HDF5Handle(try HDF5Library.check(H5Screate(H5S_SCALAR), "H5Screate"), closer: H5Sclose)
+        let space = HDF5Handle(try check(H5Screate(H5S_SCALAR), "H5Screate"), closer: H5Sclose)
         try withUnsafeBytes(of: value) { bytes in
             try replaceAttribute(name, type: T.hdf5Type, space: space.id) { attribute in
                 H5Awrite(attribute, T.hdf5Type, bytes.baseAddress)
@@ -195,7 +233,7 @@ public class HDF5Object: @unchecked Sendable {
     /// Sets a one-dimensional numeric attribute (replacing any previous one).
     public func setAttribute<T: HDF5Element>(_ name: String, _ values: [T]) throws {
         var dims = [hsize_t(values.count)]
-        let space = HDF5Handle(try HDF5Library.check(H5Screate_simple(1, &dims, nil), "H5Screate_simple"), closer: H5Sclose)
+        let space = HDF5Handle(try check(H5Screate_simple(1, &dims, nil), "H5Screate_simple"), closer: H5Sclose)
         try values.withUnsafeBufferPointer { buffer in
             try replaceAttribute(name, type: T.hdf5Type, space: space.id) { attribute in
                 H5Awrite(attribute, T.hdf5Type, buffer.baseAddress)
@@ -207,7 +245,7 @@ public class HDF5Object: @unchecked Sendable {
     public func setAttribute(_ name: String, _ values: [String]) throws {
         let type = try makeStringType()
         var dims = [hsize_t(values.count)]
-        let space = HDF5Handle(try HDF5Library.check(H5Screate_simple(1, &dims, nil), "H5Screate_simple"), closer: H5Sclose)
+        let space = HDF5Handle(try check(H5Screate_simple(1, &dims, nil), "H5Screate_simple"), closer: H5Sclose)
         let storage = values.map { strdup($0) }
         defer { storage.forEach { free($0) } }
         var pointers = storage.map { UnsafePointer<CChar>($0) }
@@ -218,7 +256,7 @@ public class HDF5Object: @unchecked Sendable {
 
     private func withAttribute<R>(_ name: String, _ body: (hid_t) throws -> R) throws -> R {
         guard hasAttribute(name) else { throw TrainerError("\(path): missing attribute '\(name)'") }
-        let attribute = try HDF5Library.check(H5Aopen(id, name, shim_h5p_default()), "opening attribute \(path)@\(name)")
+        let attribute = try check(H5Aopen(id, name, shim_h5p_default()), "opening attribute \(path)@\(name)")
         defer { H5Aclose(attribute) }
         return try body(attribute)
     }
@@ -252,7 +290,7 @@ public class HDF5Object: @unchecked Sendable {
             let count = max(1, Int(H5Sget_simple_extent_npoints(space.id)))
             var values = [T](repeating: 0, count: count)
             try values.withUnsafeMutableBytes { bytes in
-                _ = try HDF5Library.check(H5Aread(attribute, T.hdf5Type, bytes.baseAddress), "reading \(path)@\(name)")
+                _ = try check(H5Aread(attribute, T.hdf5Type, bytes.baseAddress), "reading \(path)@\(name)")
             }
             return values
         }
