@@ -33,9 +33,10 @@ public enum Prepare {
         var totalBytes = 0
         for path in inputs {
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 throw TrainerError("prepare: \(path): no such file")
             }
+            guard !isDirectory.boolValue else { throw TrainerError("prepare: \(path): a directory, not a corpus file") }
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             guard size > 0 else { throw TrainerError("prepare: \(path): empty corpus (0 bytes)") }
             totalBytes += size
@@ -48,15 +49,17 @@ public enum Prepare {
         progress?.begin("vocabulary", total: totalBytes)
         for path in inputs {
             var hash = SHA256()
+            var fileOffset = 0
             try stream(path, chunkBytes: chunkBytes) { bytes, isLast in
-                hash.update(UnsafeRawBufferPointer(bytes))
-                let (consumed, count) = UTF8Scanner.collect(bytes, ascii: &ascii, others: &others)
-                tokenCount += count
-                progress?.advance(consumed)
-                if isLast && consumed < bytes.count {  // a truncated final scalar counts as U+FFFD
-                    others.insert(0xFFFD)
-                    tokenCount += 1
+                // Only UTF-8 text: an invalid byte or a NUL stops prepare with its offset.
+                if let bad = UTF8Scanner.firstInvalid(bytes, isLast: isLast) {
+                    throw UTF8Scanner.notText(path, bytes: bytes, at: bad, fileOffset: fileOffset)
                 }
+                let (consumed, count) = UTF8Scanner.collect(bytes, ascii: &ascii, others: &others)
+                hash.update(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[..<consumed])))
+                tokenCount += count
+                fileOffset += consumed
+                progress?.advance(consumed)
                 return consumed
             }
             digests.append(hash.hexDigest())

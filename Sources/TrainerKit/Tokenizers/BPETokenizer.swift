@@ -421,10 +421,10 @@ extension BPETokenizer {
     /// - Complexity: O(n) in the number of bytes.
     static func forEachPiece(in bytes: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void) {
         let n = bytes.count
-        /// The scalar at byte `i` and its length in bytes (a cut-off sequence reads as one scalar).
+        /// The scalar at byte `i` and its length in bytes (a byte that does not decode reads as U+FFFD).
         @inline(__always) func scalar(at i: Int) -> (value: UInt32, length: Int) {
             if bytes[i] < 0x80 { return (UInt32(bytes[i]), 1) }
-            return UTF8Scanner.decode(bytes, at: i) ?? (0xFFFD, n - i)
+            return UTF8Scanner.decode(bytes, at: i) ?? (0xFFFD, 1)
         }
         /// The end of the run of `runClass` scalars starting at byte `i`.
         @inline(__always) func runEnd(from i: Int, of runClass: ScalarClass) -> Int {

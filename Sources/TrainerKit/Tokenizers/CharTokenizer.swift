@@ -84,28 +84,75 @@ public struct CharTokenizer: Tokenizer {
     }
 }
 
-/// Minimal UTF-8 decoding over raw bytes (for streaming corpora in chunks).
+/// Minimal UTF-8 decoding over raw bytes (for streaming corpora in chunks), strict: overlong forms,
+/// surrogates, code points above U+10FFFF and stray bytes are invalid, not U+FFFD.
 enum UTF8Scanner {
     /// The scalar starting at `index` and its length in bytes; nil if the sequence is cut off by the
-    /// end of the buffer. Invalid bytes decode as U+FFFD, one byte long.
+    /// end of the buffer or is not valid UTF-8 (`firstInvalid` tells them apart).
     @inline(__always)
     static func decode(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> (UInt32, Int)? {
         let first = bytes[index]
         if first < 0x80 { return (UInt32(first), 1) }
-        let length = first >= 0xF0 ? 4 : first >= 0xE0 ? 3 : first >= 0xC0 ? 2 : 0
-        if length == 0 { return (0xFFFD, 1) }
+        let length: Int
+        switch first {
+        case 0xC2 ... 0xDF: length = 2
+        case 0xE0 ... 0xEF: length = 3
+        case 0xF0 ... 0xF4: length = 4
+        default: return nil
+        }
         if index + length > bytes.count { return nil }
         var scalar = UInt32(first) & (0xFF >> UInt32(length + 1))
         for k in 1 ..< length {
             let byte = bytes[index + k]
-            if byte & 0xC0 != 0x80 { return (0xFFFD, 1) }
+            if byte & 0xC0 != 0x80 { return nil }
             scalar = scalar << 6 | UInt32(byte & 0x3F)
         }
+        let overlong = (length == 3 && scalar < 0x800) || (length == 4 && scalar < 0x10000)
+        if overlong || scalar > 0x10FFFF || (0xD800 ... 0xDFFF).contains(scalar) { return nil }
         return (scalar, length)
     }
 
+    /// Whether the bytes from `index` on are a valid UTF-8 sequence cut off by the end of the
+    /// buffer (to be completed by the next chunk), rather than an invalid one.
+    static func isTruncated(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Bool {
+        let first = bytes[index]
+        let length = (0xC2 ... 0xDF).contains(first) ? 2 : (0xE0 ... 0xEF).contains(first) ? 3 : (0xF0 ... 0xF4).contains(first) ? 4 : 0
+        guard length > 0, index + length > bytes.count else { return false }
+        return bytes[(index + 1)...].allSatisfy { $0 & 0xC0 == 0x80 }
+    }
+
+    /// The offset of the first byte that makes `bytes` not UTF-8 text: an invalid sequence, or a
+    /// NUL (text corpora have none; a binary file does), or a sequence cut off at the end when
+    /// `isLast`. nil when all is well (a cut-off sequence before the end of a chunk is fine).
+    static func firstInvalid(_ bytes: UnsafeBufferPointer<UInt8>, isLast: Bool) -> Int? {
+        var i = 0
+        while i < bytes.count {
+            let byte = bytes[i]
+            if byte < 0x80 {
+                if byte == 0 { return i }
+                i += 1
+            } else if let (_, length) = decode(bytes, at: i) {
+                i += length
+            } else {
+                return !isLast && isTruncated(bytes, at: i) ? nil : i
+            }
+        }
+        return nil
+    }
+
+    /// Throws the one-line error for a file that is not UTF-8 text, given `firstInvalid`'s offset
+    /// within `bytes` and the offset of `bytes` in the file.
+    static func notText(_ path: String, bytes: UnsafeBufferPointer<UInt8>, at index: Int, fileOffset: Int) -> TrainerError {
+        let byte = bytes[index]
+        if byte == 0 {
+            return TrainerError("prepare: \(path): not a text file (a NUL byte at offset \(fileOffset + index)); corpora are UTF-8 text")
+        }
+        return TrainerError("prepare: \(path): not UTF-8 text (byte 0x\(String(byte, radix: 16, uppercase: true)) at offset \(fileOffset + index)); convert it first, e.g. iconv -f latin1 -t utf-8")
+    }
+
     /// Adds every scalar of `bytes` to `scalars` (ASCII through a 128-entry table); returns the
-    /// number of bytes consumed and the number of scalars seen.
+    /// number of bytes consumed and the number of scalars seen. Stops before a sequence it cannot
+    /// decode (check `firstInvalid` first).
     static func collect(_ bytes: UnsafeBufferPointer<UInt8>, ascii: inout [Bool], others: inout Set<UInt32>) -> (Int, Int) {
         var i = 0, count = 0
         while i < bytes.count {

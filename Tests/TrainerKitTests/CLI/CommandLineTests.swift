@@ -257,6 +257,11 @@ final class CommandLineTests: XCTestCase {
         let fixture = try CommandLineFixture.shared()
         _ = try writeText("", "empty.txt", in: fixture.directory)
         try FileManager.default.createDirectory(atPath: fixture.directory + "/elsewhere", withIntermediateDirectories: true)
+        for (name, bytes) in [("latin1.txt", [0x63, 0x61, 0x66, 0xE9, 0x0A] as [UInt8]), ("binary.dat", [0x41, 0x09, 0xFF, 0xFE, 0x00, 0x10]),
+                              ("nul.txt", [0x61, 0x09, 0x62, 0x0A, 0x00, 0x0A]), ("cut.txt", [0x61, 0x62, 0xE2, 0x82]),
+                              ("surrogate.txt", [0x61, 0xED, 0xA0, 0x80, 0x0A]), ("overlong.txt", [0xC0, 0xAF, 0x0A])] {
+            XCTAssertTrue(FileManager.default.createFile(atPath: fixture.directory + "/" + name, contents: Data(bytes)))
+        }
         let cases: [(arguments: [String], fragments: [String])] = [
             (["sample", "--checkpoint", "missing.h5", "--threads", "1"], ["missing.h5: no such file"]),
             (["translate", "--checkpoint", "missing.h5", "--threads", "1", "hello"], ["missing.h5: no such file"]),
@@ -266,6 +271,21 @@ final class CommandLineTests: XCTestCase {
             (["inspect", "corpus.txt"], ["corpus.txt: not an HDF5 file"]),
             (["prepare", "--input", "missing.txt", "--output", "out.h5"], ["prepare: missing.txt: no such file"]),
             (["prepare", "--input", "empty.txt", "--output", "out.h5"], ["prepare: empty.txt: empty corpus (0 bytes)"]),
+            // Not UTF-8 text: Latin-1, random bytes, a NUL, a cut-off sequence, surrogates, overlong forms;
+            // for the char and the word tokenizers alike, and directories given as corpora.
+            (["prepare", "--input", "latin1.txt", "--output", "out.h5"], ["prepare: latin1.txt: not UTF-8 text (byte 0xE9 at offset 3)"]),
+            (["prepare", "--input", "binary.dat", "--output", "out.h5"], ["prepare: binary.dat: not UTF-8 text (byte 0xFF at offset 2)"]),
+            (["prepare", "--input", "nul.txt", "--output", "out.h5"], ["prepare: nul.txt: not a text file (a NUL byte at offset 4)"]),
+            (["prepare", "--input", "cut.txt", "--output", "out.h5"], ["prepare: cut.txt: not UTF-8 text (byte 0xE2 at offset 2)"]),
+            (["prepare", "--input", "surrogate.txt", "--output", "out.h5"], ["prepare: surrogate.txt: not UTF-8 text (byte 0xED at offset 1)"]),
+            (["prepare", "--input", "overlong.txt", "--output", "out.h5"], ["prepare: overlong.txt: not UTF-8 text (byte 0xC0 at offset 0)"]),
+            (["prepare", "--input", "binary.dat", "--output", "out.h5", "--tokenizer", "word"],
+             ["prepare: binary.dat: not UTF-8 text (byte 0xFF at offset 2)"]),
+            (["prepare", "--input", "latin1.txt", "--output", "out.h5", "--tokenizer", "bpe"],
+             ["prepare: latin1.txt: not UTF-8 text (byte 0xE9 at offset 3)"]),
+            (["prepare", "--input", "elsewhere", "--output", "out.h5"], ["prepare: elsewhere: a directory, not a corpus file"]),
+            (["prepare", "--input", "elsewhere", "--output", "out.h5", "--tokenizer", "word"],
+             ["prepare: elsewhere: a directory, not a corpus file"]),
             (["translate", "--checkpoint", "gpt/ckpt.h5", "--threads", "1", "hello"],
              ["gpt/ckpt.h5: a 'gpt' checkpoint; translate needs a seq2seq one"]),
             (["sample", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1"],
