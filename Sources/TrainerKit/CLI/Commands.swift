@@ -68,6 +68,12 @@ public enum Commands {
     /// The training task a config describes, preparing its dataset on rank 0 if it is missing.
     static func makeTask(config: RunConfig, world: Communicator, log: (String) -> Void) throws -> TrainingTask {
         let exists = FileManager.default.fileExists(atPath: config.data.dataset)
+        // A missing dataset is built from data.corpus, or from the built-in corpus at its own
+        // default path only: a mistyped path must not quietly train on Shakespeare.
+        let builtIn = config.model.kind == .gpt ? "data/shakespeare_char.h5" : "data/toy_en_it.h5"
+        if !exists && config.data.corpus.isEmpty && config.data.dataset != builtIn {
+            throw TrainerError("data.dataset \(config.data.dataset): no such file; make it with `trainer prepare`, set data.corpus to build it from text, or use \(builtIn) for the built-in corpus")
+        }
         switch config.model.kind {
         case .gpt:
             if world.isRoot && !exists {
@@ -78,7 +84,7 @@ public enum Commands {
                 log(Prepare.describe(report))
             }
             try world.barrier()
-            return try TaskFactory.make(config: config)
+            return try TaskFactory.make(config: config, ranksOnMachine: try world.localSize())
         case .seq2seq:
             if world.isRoot && !exists {
                 var inputs = config.data.corpus.split(separator: ",").map(String.init)
@@ -99,7 +105,7 @@ public enum Commands {
                 log(report.description)
             }
             try world.barrier()
-            return try TaskFactory.make(config: config)
+            return try TaskFactory.make(config: config, ranksOnMachine: try world.localSize())
         }
     }
 

@@ -120,7 +120,7 @@ extension RunConfig {
 
         // eval, checkpoint
         try require(eval.interval >= 0, "eval.interval (\(eval.interval)) must be positive, or 0 for only at the end")
-        try require(eval.batches > 0, "eval.batches (\(eval.batches)) must be positive")
+        try require(eval.batches > 0 && eval.batches <= 1_000_000, "eval.batches (\(eval.batches)) must be in 1 ... 1,000,000")
         try require(eval.beam > 0, "eval.beam (\(eval.beam)) must be positive (1 for greedy decoding)")
         try require(eval.lengthPenalty >= 0 && eval.lengthPenalty.isFinite, "eval.length_penalty (\(eval.lengthPenalty)) must be 0 or more")
         try require(checkpoint.interval >= 0,

@@ -270,6 +270,13 @@ final class CommandLineTests: XCTestCase {
             (["inspect", "missing.h5"], ["missing.h5: no such file"]),
             (["inspect", "corpus.txt"], ["corpus.txt: not an HDF5 file"]),
             (["prepare", "--input", "missing.txt", "--output", "out.h5"], ["prepare: missing.txt: no such file"]),
+            // A mistyped dataset path is not quietly built from the built-in corpus.
+            (["train", "--set", "data.dataset=dta/typo.h5", "--set", "run_dir=typo"], ["data.dataset dta/typo.h5: no such file"]),
+            // Sizes that cannot fit are refused before anything is allocated.
+            (["train", "--set", "data.dataset=lm.h5", "--set", "model.channels=200000", "--set", "model.heads=8", "--set", "run_dir=huge"],
+             ["config: training needs about", "lower model.channels or model.layers"]),
+            (["train", "--set", "data.dataset=lm.h5", "--set", "model.layers=100000000", "--set", "run_dir=deep"],
+             ["config: training needs about"]),
             (["prepare", "--input", "empty.txt", "--output", "out.h5"], ["prepare: empty.txt: empty corpus (0 bytes)"]),
             // Not UTF-8 text: Latin-1, random bytes, a NUL, a cut-off sequence, surrogates, overlong forms;
             // for the char and the word tokenizers alike, and directories given as corpora.
