@@ -194,5 +194,23 @@ else
   fail "a checkpoint on a full disk: exit $status, $(head -3 fd2.err), checkpoint step $step, files: $(ls -A fd)"
 fi
 
+# 15. A stopped rank (SIGSTOP: what a hung file system or a wedged node looks like) stops the job
+#     within watchdog_seconds, with a line naming it, instead of hanging it forever.
+mpi 2 "$trainer" train "${common[@]}" --set schedule.max_steps=3000 --set schedule.decay_steps=3000 --set eval.interval=1000 \
+  --set log_interval=1 --set watchdog_seconds=3 --set run_dir=wd > wd.log 2>&1 &
+job=$!
+for _ in $(seq 600); do grep -q "^step 20:" wd.log 2>/dev/null && break; sleep 0.1; done
+late=$(pgrep -f "^$trainer train .*run_dir=wd" | sort -n | tail -1)
+start=$(date +%s)
+kill -STOP "$late"
+status=0; wait "$job" || status=$?
+seconds=$(( $(date +%s) - start ))
+kill -9 "$late" 2>/dev/null || true
+if [ "$status" -ne 0 ] && [ "$seconds" -le 30 ] && grep -q "rank 1 did not check in within 3 s" wd.log; then
+  pass "a stopped rank stops the job in $seconds s, named: $(grep -o 'step [0-9]*[^:]*: rank 1 did not check in' wd.log | head -1)"
+else
+  fail "stopped rank: exit $status after $seconds s: $(grep -m1 'error' wd.log)"
+fi
+
 if [ $failures -ne 0 ]; then echo "test-mpi: $failures failure(s)"; exit 1; fi
 echo "test-mpi: all passed"

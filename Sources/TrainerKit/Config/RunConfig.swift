@@ -29,6 +29,10 @@ public struct RunConfig: Codable, Sendable, Equatable {
     /// Steps between the check that every rank holds the same parameters (a checksum compared
     /// across ranks; a mismatch stops the job naming the ranks); 0 turns it off.
     public var syncCheckInterval = 100
+    /// Seconds a rank waits for the others at a step's check-ins (its start, and the end of its
+    /// micro-batches) before it stops the job naming the late rank (stopped, hung, or on a stuck
+    /// file system); 0: automatic, 20 × the median step time and at least 300 s.
+    public var watchdogSeconds = 0.0
     /// Steps between log lines.
     public var logInterval = 1
     /// OpenBLAS kernel family: `auto` (the fastest this CPU runs, overriding an inherited
@@ -45,6 +49,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
         case threads, reduction
         case overlapReduction = "overlap_reduction"
         case syncCheckInterval = "sync_check_interval"
+        case watchdogSeconds = "watchdog_seconds"
         case logInterval = "log_interval"
         case blasKernel = "blas_kernel"
         case precision
@@ -132,6 +137,8 @@ extension RunConfig {
         try require(!runDirectory.isEmpty, "run_dir is empty; give the directory for checkpoints and logs")
         try require(threads >= 0, "threads (\(threads)) must be positive, or 0 for cores / ranks")
         try require(logInterval > 0, "log_interval (\(logInterval)) must be positive")
+        try require(watchdogSeconds >= 0 && watchdogSeconds.isFinite,
+                    "watchdog_seconds (\(watchdogSeconds)) must be positive, or 0 for automatic")
         try require(syncCheckInterval >= 0, "sync_check_interval (\(syncCheckInterval)) must be positive, or 0 for no check")
         do { _ = try BLASKernel.Choice(blasKernel) } catch let error as TrainerError { throw TrainerError("config: " + error.message) }
     }

@@ -78,10 +78,36 @@ public final class Communicator: @unchecked Sendable {
         }
     }
 
+    /// While set (training), blocking collectives wait at most `watchdog.timeout` seconds: they
+    /// are started non-blocking and polled, and on the deadline the watchdog finds out which rank
+    /// is late and stops the job.
+    public weak var watchdog: Watchdog?
+
+    /// Waits for `request`: `MPI_Wait`, or polling under the watchdog's deadline.
+    func complete(_ request: inout MPI_Request?, _ call: String) throws {
+        guard let watchdog else {
+            try check(MPI_Wait(&request, shim_status_ignore()), "MPI_Wait")
+            return
+        }
+        let pause = Watchdog.Pause(timeout: watchdog.timeout)
+        while true {
+            var flag: Int32 = 0
+            try check(MPI_Test(&request, &flag, shim_status_ignore()), "MPI_Test")
+            if flag != 0 { return }
+            if pause.next() { watchdog.stalled(in: call) }
+        }
+    }
+
     private func allreduce<T>(_ buffer: UnsafeMutableBufferPointer<T>, _ type: MPI_Datatype, _ op: MPI_Op, _ call: String) throws {
         guard size > 1, let base = buffer.baseAddress else { return }
         try inPieces(buffer.count) { offset, count in
-            try check(MPI_Allreduce(shim_in_place(), base + offset, count, type, op, comm), call)
+            if watchdog == nil {
+                try check(MPI_Allreduce(shim_in_place(), base + offset, count, type, op, comm), call)
+            } else {
+                var request: MPI_Request?
+                try check(MPI_Iallreduce(shim_in_place(), base + offset, count, type, op, comm, &request), call)
+                try complete(&request, call)
+            }
         }
     }
 
@@ -143,7 +169,7 @@ public final class Communicator: @unchecked Sendable {
         /// Blocks until the operation is done.
         public func wait() throws {
             for i in requests.indices where requests[i] != nil {
-                try communicator.check(MPI_Wait(&requests[i], shim_status_ignore()), "MPI_Wait")
+                try communicator.complete(&requests[i], "a non-blocking all-reduce")
                 requests[i] = nil
             }
         }
@@ -158,6 +184,20 @@ public final class Communicator: @unchecked Sendable {
             }
             return done
         }
+    }
+
+    /// Starts sending one Int64 to `rank` (`MPI_Isend`); `value` must stay put until done.
+    public func startSend(_ value: UnsafeMutablePointer<Int64>, to rank: Int, tag: Int32) throws -> Request {
+        var request: MPI_Request?
+        try check(MPI_Isend(value, 1, shim_int64(), Int32(rank), tag, comm, &request), "MPI_Isend")
+        return Request([request], self)
+    }
+
+    /// Starts receiving one Int64 from `rank` (`MPI_Irecv`) into `value`.
+    public func startReceive(_ value: UnsafeMutablePointer<Int64>, from rank: Int, tag: Int32) throws -> Request {
+        var request: MPI_Request?
+        try check(MPI_Irecv(value, 1, shim_int64(), Int32(rank), tag, comm, &request), "MPI_Irecv")
+        return Request([request], self)
     }
 
     /// Starts an in-place, non-blocking integer sum (`MPI_Iallreduce`). The buffer must stay
@@ -187,7 +227,13 @@ public final class Communicator: @unchecked Sendable {
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int = 0) throws {
         guard size > 1, let base = buffer.baseAddress else { return }
         try inPieces(buffer.count) { offset, count in
-            try check(MPI_Bcast(base + offset, count, shim_byte(), Int32(root), comm), "MPI_Bcast")
+            if watchdog == nil {
+                try check(MPI_Bcast(base + offset, count, shim_byte(), Int32(root), comm), "MPI_Bcast")
+            } else {
+                var request: MPI_Request?
+                try check(MPI_Ibcast(base + offset, count, shim_byte(), Int32(root), comm, &request), "MPI_Ibcast")
+                try complete(&request, "MPI_Bcast")
+            }
         }
     }
 
@@ -219,7 +265,13 @@ public final class Communicator: @unchecked Sendable {
 
     /// Waits until every rank arrives.
     public func barrier() throws {
-        try check(MPI_Barrier(comm), "MPI_Barrier")
+        if watchdog == nil {
+            try check(MPI_Barrier(comm), "MPI_Barrier")
+        } else {
+            var request: MPI_Request?
+            try check(MPI_Ibarrier(comm, &request), "MPI_Ibarrier")
+            try complete(&request, "MPI_Barrier")
+        }
     }
 
     /// Prints `message` to standard error prefixed with the rank, then ends every process of the

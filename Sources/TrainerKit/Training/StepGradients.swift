@@ -26,6 +26,8 @@ public final class StepGradients {
     /// The exact accumulator (its exponents are part of a checkpoint).
     let sum: GradientSum
     let allreduce: BucketedAllreduce
+    /// The ranks' check-ins with a deadline (a stopped rank stops the job, named).
+    let watchdog: Watchdog
     let log: (String) -> Void
     private var parallelism = Parallelism.serial
     /// Whether `parameters.gradients` holds zeros (the optimizer cleared it, or `begin` did).
@@ -49,9 +51,10 @@ public final class StepGradients {
     public private(set) var waitSeconds = 0.0
 
     public init(parameters: ParameterStore, communicator: Communicator, mode: Reduction, microBatchesPerStep: Int,
-                overlap: Bool, bucketElements: Int = 1 << 20, log: @escaping (String) -> Void = { _ in }) {
+                overlap: Bool, bucketElements: Int = 1 << 20, watchdog: Watchdog? = nil, log: @escaping (String) -> Void = { _ in }) {
         self.parameters = parameters
         self.communicator = communicator
+        self.watchdog = watchdog ?? Watchdog(communicator: communicator, timeout: 300)
         self.mode = mode
         self.overlap = overlap
         self.log = log
@@ -94,7 +97,7 @@ public final class StepGradients {
                 try runMicroBatch(index, report ? gradientsReady : nil)
                 microBatchDone(reportedWhileRunning: report, last: last)
             }
-            try waitForSlowestRank()
+            try waitForSlowestRank(step: step)
             let overflowed = try reduce()
             if !overflowed { return }
             guard maxima.allSatisfy({ $0.isFinite }) else {
@@ -180,15 +183,15 @@ public final class StepGradients {
         sum.add(parameters.gradients, entries: unreported, clear: !last, parallelism: parallelism)
     }
 
-    /// Waits at a barrier until every rank has run its micro-batches and times it, so that the
-    /// all-reduce time after it is communication alone (buckets already started keep progressing
-    /// inside the barrier).
-    private func waitForSlowestRank() throws {
+    /// Waits until every rank has run its micro-batches (a check-in with the watchdog's deadline)
+    /// and times it, so that the all-reduce time after it is communication alone (buckets already
+    /// started keep progressing meanwhile).
+    private func waitForSlowestRank(step: Int) throws {
         let region = StepProfile.begin("wait for the slowest rank")
         defer { StepProfile.end(region) }
         guard communicator.size > 1 else { waitSeconds = 0; return }
         let start = DispatchTime.now().uptimeNanoseconds
-        try communicator.barrier()
+        _ = try watchdog.checkIn(0, at: "step \(step), end of the micro-batches")
         waitSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 

@@ -42,6 +42,10 @@ public final class Trainer {
     let metricsLog: MetricsLog
     /// Rank 0's lock on run_dir, held while this trainer lives.
     let runDirectory: RunDirectory?
+    /// Check-ins with a deadline at each step's start and end of micro-batches.
+    let watchdog: Watchdog
+    /// The last steps' durations, for the watchdog's automatic timeout.
+    var recentStepSeconds: [Double] = []
 
     /// Micro-batches per step over all ranks.
     let microBatches: Int
@@ -74,8 +78,12 @@ public final class Trainer {
         let o = config.optimizer
         optimizer = AdamW(parameterCount: task.parameters.count, beta1: Float(o.beta1), beta2: Float(o.beta2),
                           epsilon: Float(o.eps), weightDecay: Float(o.weightDecay))
+        watchdog = Watchdog(communicator: communicator,
+                            timeout: config.watchdogSeconds > 0 ? config.watchdogSeconds : Watchdog.automaticTimeout(stepSeconds: []))
+        communicator.watchdog = watchdog
         gradients = StepGradients(parameters: task.parameters, communicator: communicator, mode: config.reduction,
-                                  microBatchesPerStep: microBatches, overlap: config.overlapReduction, log: self.log)
+                                  microBatchesPerStep: microBatches, overlap: config.overlapReduction, watchdog: watchdog,
+                                  log: self.log)
         metricsLog = MetricsLog(path: config.runDirectory + "/metrics.jsonl")
         runDirectory = try Self.claim(config.runDirectory, resume: resume, overwrite: overwrite, communicator: communicator,
                                       log: communicator.isRoot ? log : { _ in })
@@ -255,8 +263,9 @@ public final class Trainer {
             + (config.precision == .auto ? " (auto)" : "") + "; MFU against the \(machine.description) per rank")
         var lastEvaluated = -1
         while step < maxSteps {
-            // A stop signal on any rank: all stop here, at the same step, with a checkpoint.
-            let signal = Int32(try communicator.max(Double(StopSignal.received ?? 0)))
+            // Every rank checks in (the watchdog's deadline); a stop signal on any rank stops all
+            // here, at the same step, with a checkpoint.
+            let signal = Int32(try watchdog.checkIn(Int64(StopSignal.received ?? 0), at: "step \(step), start"))
             if signal > 0 {
                 log("step \(step): \(StopSignal.name(signal)) received; writing a checkpoint and stopping (a second signal exits at once)")
                 try saveCheckpoint()
@@ -279,6 +288,10 @@ public final class Trainer {
             let stepStart = DispatchTime.now().uptimeNanoseconds
             let (loss, norm) = try trainStep(lr: lr)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
+            if config.watchdogSeconds == 0 {
+                recentStepSeconds = Array((recentStepSeconds + [seconds]).suffix(50))
+                watchdog.timeout = Watchdog.automaticTimeout(stepSeconds: recentStepSeconds)
+            }
             let tokens = lastStepTokens
             let mfu = lastStepFLOPs / Double(communicator.size) / seconds / peak
             if config.logInterval > 0 && step % config.logInterval == 0 {

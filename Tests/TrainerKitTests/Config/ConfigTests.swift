@@ -229,7 +229,7 @@ final class ConfigTests: XCTestCase {
                            + "norm_epsilon, label_smoothing)")
         XCTAssertEqual(message { try self.load("learning_rate_schedule: {}\n") },
                        "config run.yaml: unknown key 'learning_rate_schedule' (valid keys: model, data, optimizer, "
-                           + "schedule, eval, checkpoint, seed, run_dir, threads, reduction, overlap_reduction, sync_check_interval, log_interval, blas_kernel, precision)")
+                           + "schedule, eval, checkpoint, seed, run_dir, threads, reduction, overlap_reduction, sync_check_interval, watchdog_seconds, log_interval, blas_kernel, precision)")
     }
 
     func testScalarWhereAMappingIsExpected() {
@@ -239,7 +239,7 @@ final class ConfigTests: XCTestCase {
                        "config run.yaml: eval: expected a mapping of keys (interval, batches, beam, length_penalty), found a list")
         XCTAssertEqual(message { try self.load("just text\n") },
                        "config run.yaml: expected a mapping of keys (model, data, optimizer, schedule, eval, "
-                           + "checkpoint, seed, run_dir, threads, reduction, overlap_reduction, sync_check_interval, log_interval, blas_kernel, precision) at the top level, "
+                           + "checkpoint, seed, run_dir, threads, reduction, overlap_reduction, sync_check_interval, watchdog_seconds, log_interval, blas_kernel, precision) at the top level, "
                            + "found 'just text'")
         XCTAssertEqual(message { try self.load("optimizer:\n  lr: {value: 1}\n") },
                        "config run.yaml: optimizer.lr: expected a single value, found a mapping")
@@ -309,7 +309,9 @@ final class ConfigTests: XCTestCase {
             ("schedule.decay_steps (-1) must be positive, or 0 for schedule.max_steps", { $0.schedule.decaySteps = -1 }),
             ("schedule.min_lr (0.01) must be in [0, optimizer.lr (0.001)]", { $0.schedule.minLR = 0.01 }),
             ("eval.interval (-1) must be positive, or 0 for only at the end", { $0.eval.interval = -1 }),
-            ("eval.batches (0) must be positive", { $0.eval.batches = 0 }),
+            ("eval.batches (0) must be in 1 ... 1,000,000", { $0.eval.batches = 0 }),
+            ("eval.batches (1000000000000) must be in 1 ... 1,000,000", { $0.eval.batches = 1_000_000_000_000 }),
+            ("watchdog_seconds (-1.0) must be positive, or 0 for automatic", { $0.watchdogSeconds = -1 }),
             ("checkpoint.interval (-1) must be positive, or 0 for only at the end", { $0.checkpoint.interval = -1 }),
             ("checkpoint.keep (0) must be at least 1", { $0.checkpoint.keep = 0 }),
             ("seed (-1) must be 0 or positive", { $0.seed = -1 }),
