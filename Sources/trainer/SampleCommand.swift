@@ -25,7 +25,9 @@ struct Sample: ParsableCommand {
     @OptionGroup var threads: ThreadsOption
 
     func validate() throws {
-        guard temperature > 0 else { throw ValidationError("--temperature must be positive") }
+        guard temperature > 0 && temperature.isFinite else {
+            throw ValidationError("--temperature \(temperature) must be a positive, finite number")
+        }
         guard tokens >= 0, topK >= 0 else { throw ValidationError("--tokens and --top-k must not be negative") }
     }
 

@@ -21,6 +21,9 @@ struct Translate: ParsableCommand {
 
     func validate() throws {
         guard beam >= 1 else { throw ValidationError("--beam must be at least 1") }
+        guard lengthPenalty.isFinite && lengthPenalty >= 0 else {
+            throw ValidationError("--length-penalty \(lengthPenalty) must be a finite number, 0 or more")
+        }
     }
 
     func run() throws {

@@ -28,6 +28,8 @@ public final class ParallelDataset: @unchecked Sendable {
         for split in TokenDataset.Split.allCases {
             for side in ["source", "target"] {
                 let key = "\(split.rawValue)/\(side)"
+                try file.dataset(key + "/offsets").requireIntegers(in: path)
+                try file.dataset(key + "/tokens").requireIntegers(in: path)
                 offsets[key] = try file.read(key + "/offsets", as: Int64.self)
                 tokens[key] = try file.dataset(key + "/tokens", chunkCacheBytes: 64 << 20)
             }

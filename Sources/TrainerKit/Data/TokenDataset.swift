@@ -24,6 +24,7 @@ public final class TokenDataset: @unchecked Sendable {
         for split in Split.allCases {
             // A large chunk cache: random sequences hit the same compressed chunks again and again.
             let dataset = try file.dataset("\(split.rawValue)/tokens", chunkCacheBytes: 256 << 20)
+            try dataset.requireIntegers(in: path)
             streams[split] = dataset
             counts[split] = try dataset.count
         }

@@ -35,6 +35,15 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         }
     }
 
+    /// Throws unless the stored type is an integer type (token ids, offsets): HDF5 would silently
+    /// convert floats, truncating them.
+    public func requireIntegers(in file: String) throws {
+        let type = HDF5Handle(H5Dget_type(id), closer: H5Tclose)
+        guard H5Tget_class(type.id) == H5T_INTEGER else {
+            throw TrainerError("\(file): \(path) holds \(elementDescription) values; it must hold integers")
+        }
+    }
+
     /// Whether the stored type is an integer or floating-point type.
     public var isNumeric: Bool {
         let type = HDF5Handle(H5Dget_type(id), closer: H5Tclose)

@@ -24,6 +24,11 @@ public class HDF5Group: HDF5Object, @unchecked Sendable {
         return !prefix.isEmpty
     }
 
+    /// Removes the link `name` (the object goes when nothing else refers to it).
+    public func remove(_ name: String) throws {
+        try check(H5Ldelete(id, name, shim_h5p_default()), "removing \(childPath(name))")
+    }
+
     /// Creates a group (and any missing parents).
     @discardableResult
     public func createGroup(_ name: String) throws -> HDF5Group {

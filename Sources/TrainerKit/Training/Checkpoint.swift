@@ -78,6 +78,9 @@ public struct Checkpoint {
             header = Header(modelKind: try file.stringAttribute("model_kind"), step: try file.intAttribute("step"),
                             tokensSeen: try file.intAttribute("tokens_seen"), seed: try file.intAttribute("seed"),
                             config: try file.stringAttribute("config"))
+            for (name, value) in [("step", header.step), ("tokens_seen", header.tokensSeen), ("seed", header.seed)] where value < 0 {
+                throw TrainerError("\(path): the attribute \(name) is \(value); it must be 0 or more")
+            }
         }
 
         /// The stored tokenizer.
@@ -131,6 +134,9 @@ public struct Checkpoint {
                     throw TrainerError("\(path): \(group.path)/\(entry.name) has shape \(shape), the model expects \(entry.shape)")
                 }
                 try dataset.read(into: UnsafeMutableBufferPointer(start: buffer.pointer + entry.offset, count: entry.count))
+                for i in entry.offset ..< entry.offset + entry.count where !buffer[i].isFinite {
+                    throw TrainerError("\(path): \(group.path)/\(entry.name) holds \(buffer[i]) at element \(i - entry.offset); a checkpoint's values must be finite")
+                }
             }
         }
     }

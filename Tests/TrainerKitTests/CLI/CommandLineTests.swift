@@ -371,6 +371,54 @@ final class CommandLineTests: XCTestCase {
         try fixture.assertFails(["train", "--resume", "--overwrite"] + settings("kept", 2), naming: ["--resume and --overwrite"])
     }
 
+    /// Files that are well-formed HDF5 but hold what must not be trusted: float token ids (HDF5
+    /// would truncate them), a negative step (a negative learning rate), non-finite weights.
+    func testFilesWithWrongValuesAreRefused() throws {
+        let fixture = try CommandLineFixture.shared()
+        let folder = fixture.directory + "/wrong"
+        try? FileManager.default.removeItem(atPath: folder)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // Float tokens.
+        try FileManager.default.copyItem(atPath: fixture.directory + "/lm.h5", toPath: folder + "/float.h5")
+        do {
+            let file = try HDF5File(path: folder + "/float.h5", mode: .readWrite)
+            let tokens = try file.read("train/tokens", as: Float.self).map { $0 + 0.5 }
+            try file.group("train").remove("tokens")
+            try tokens.withUnsafeBufferPointer { _ = try file.group("train").write("tokens", $0, shape: [tokens.count]) }
+            try file.close()
+        }
+        try fixture.assertFails(["train", "--set", "data.dataset=wrong/float.h5", "--set", "run_dir=wrong/run"],
+                                naming: ["wrong/float.h5: /train/tokens holds float32 values; it must hold integers"])
+        // A negative step, and NaN weights.
+        try FileManager.default.copyItem(atPath: fixture.directory + "/gpt/ckpt.h5", toPath: folder + "/step.h5")
+        do {
+            let file = try HDF5File(path: folder + "/step.h5", mode: .readWrite)
+            try file.setAttribute("step", Int64(-5))
+            try file.close()
+        }
+        try fixture.assertFails(["sample", "--checkpoint", "wrong/step.h5", "--threads", "1"],
+                                naming: ["wrong/step.h5: the attribute step is -5; it must be 0 or more"])
+        try FileManager.default.copyItem(atPath: fixture.directory + "/gpt/ckpt.h5", toPath: folder + "/nan.h5")
+        do {
+            let file = try HDF5File(path: folder + "/nan.h5", mode: .readWrite)
+            let name = try XCTUnwrap(try file.group("model").datasetPaths().first)
+            let dataset = try file.group("model").dataset(name), rank = try dataset.shape.count
+            let nan: [Float] = [.nan]
+            try nan.withUnsafeBufferPointer {
+                try dataset.write($0, offset: Array(repeating: 0, count: rank), count: Array(repeating: 1, count: rank))
+            }
+            try file.close()
+        }
+        try fixture.assertFails(["sample", "--checkpoint", "wrong/nan.h5", "--threads", "1"],
+                                naming: ["wrong/nan.h5: /model/", "holds nan at element 0; a checkpoint's values must be finite"])
+        // Options that are numbers but not usable ones.
+        try fixture.assertFails(["translate", "--checkpoint", "seq2seq/ckpt.h5", "--length-penalty", "nan", "hello"],
+                                naming: ["--length-penalty nan must be a finite number"])
+        try fixture.assertFails(["sample", "--checkpoint", "gpt/ckpt.h5", "--temperature", "inf"],
+                                naming: ["--temperature inf must be a positive, finite number"])
+        try fixture.assertFails(["sample", "--checkpoint", "gpt/ckpt.h5", "--threads", "0"], naming: ["--threads must be at least 1"])
+    }
+
     func testADatasetShorterThanTheBlockIsRefused() throws {
         let fixture = try CommandLineFixture.shared()
         _ = try writeText("abcabcabcabcabcabcab", "short.txt", in: fixture.directory)
