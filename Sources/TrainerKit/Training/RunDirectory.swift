@@ -17,11 +17,7 @@ public final class RunDirectory {
     /// - Throws: when another process holds the lock (naming its PID), or the folder cannot be made.
     public init(path: String) throws {
         self.path = path
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw TrainerError("run_dir \(path): cannot create it (\(Self.reason(error)))")
-        }
+        try Self.makeDirectories(path)
         lockDescriptor = trainer_lock_file(lockPath)
         guard lockDescriptor >= 0 else {
             if errno == EWOULDBLOCK {
@@ -81,10 +77,17 @@ public final class RunDirectory {
         return Int(line[range.upperBound...].prefix { $0.isNumber || $0 == "-" })
     }
 
-    static func reason(_ error: Error) -> String {
-        if let error = error as? TrainerError { return error.message }
-        let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
-        if let code = underlying?.code, underlying?.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(code))) }
-        return (error as NSError).localizedDescription
+    /// `mkdir -p`, with the system's reason when a level cannot be made.
+    static func makeDirectories(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw TrainerError("run_dir \(path) exists and is not a directory") }
+            return
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != path { try makeDirectories(parent) }
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+            throw TrainerError("run_dir \(path): cannot create it (\(String(cString: strerror(errno))))")
+        }
     }
 }
