@@ -161,6 +161,9 @@ extension Checkpoint {
             unlink(temporary)
             throw TrainerError("\(archived): cannot archive the previous checkpoint (\(reason))")
         }
+        // rename() does nothing when both names are already links to one file (the archive was
+        // made before a kill -9 and the run resumed from that checkpoint): drop the temporary name.
+        unlink(temporary)
         let old = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
             .compactMap { name -> Int? in
                 guard name.hasPrefix("ckpt-"), name.hasSuffix(".h5") else { return nil }
