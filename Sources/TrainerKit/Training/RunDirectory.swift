@@ -84,8 +84,12 @@ public final class RunDirectory {
             guard isDirectory.boolValue else { throw TrainerError("run_dir \(path) exists and is not a directory") }
             return
         }
-        let parent = (path as NSString).deletingLastPathComponent
-        if !parent.isEmpty && parent != path { try makeDirectories(parent) }
+        // The parent by hand: Foundation's deletingLastPathComponent traps on one-letter names.
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        if let slash = trimmed.lastIndex(of: "/"), slash > trimmed.startIndex {
+            try makeDirectories(String(trimmed[..<slash]))
+        }
         guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
             throw TrainerError("run_dir \(path): cannot create it (\(String(cString: strerror(errno))))")
         }
