@@ -14,9 +14,23 @@ struct Eval: ParsableCommand {
     @Option(help: "Translation: beam size for BLEU (default: the config's eval.beam).")
     var beam: Int?
 
+    @Option(parsing: .upToNextOption,
+            help: "GPT: score these text files instead, with the checkpoint's own tokenizer (loss, perplexity, bits per character).")
+    var text: [String] = []
+
     @OptionGroup var threads: ThreadsOption
 
+    func validate() throws {
+        if !text.isEmpty && (dataset != nil || beam != nil) { throw ValidationError("--text goes without --dataset and --beam") }
+    }
+
     func run() throws {
-        try guarded { try Commands.evaluate(checkpoint: checkpoint.checkpoint, dataset: dataset, beam: beam, threads: threads.threads) }
+        try guarded {
+            if text.isEmpty {
+                try Commands.evaluate(checkpoint: checkpoint.checkpoint, dataset: dataset, beam: beam, threads: threads.threads)
+            } else {
+                try Commands.evaluateText(checkpoint: checkpoint.checkpoint, files: text, threads: threads.threads)
+            }
+        }
     }
 }

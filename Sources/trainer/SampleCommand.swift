@@ -13,7 +13,7 @@ struct Sample: ParsableCommand {
     @Option(help: "Tokens to generate.")
     var tokens = 500
 
-    @Option(help: "Softmax temperature.")
+    @Option(help: "Softmax temperature (0: greedy, the most likely character each time).")
     var temperature = 0.8
 
     @Option(help: "Sample only from the k most likely tokens (0: all).")
@@ -25,8 +25,8 @@ struct Sample: ParsableCommand {
     @OptionGroup var threads: ThreadsOption
 
     func validate() throws {
-        guard temperature > 0 && temperature.isFinite else {
-            throw ValidationError("--temperature \(temperature) must be a positive, finite number")
+        guard temperature >= 0 && temperature.isFinite else {
+            throw ValidationError("--temperature \(temperature) must be a finite number, 0 or more (0: greedy)")
         }
         guard tokens >= 0, topK >= 0 else { throw ValidationError("--tokens and --top-k must not be negative") }
     }

@@ -136,6 +136,21 @@ public enum Commands {
 
     /// `trainer eval`: the validation loss and perplexity of a checkpoint on its dataset (or
     /// another with the same tokenizer); for translation also BLEU, chrF, CER and WER.
+    /// `trainer eval --text FILE...`: a GPT checkpoint's loss, perplexity and bits per character on
+    /// any text (`TextEvaluation`).
+    public static func evaluateText(checkpoint path: String, files: [String], threads: Int) throws {
+        let trained = try TrainedModel(checkpoint: path)
+        try trained.require(.gpt, for: "eval --text")
+        let tokenizer = try trained.reader.tokenizer()
+        let sizes = trained.config.resolvedModel
+        let window = min(sizes.positions, trained.config.data.blockSize)
+        let model = GPTModel(config: sizes, vocabulary: tokenizer.count, limits: ActivationLimits(batch: 8, time: window))
+        try trained.reader.loadParameters(into: model.parameters)
+        let result = try TextEvaluation.run(files: files, model: model, tokenizer: tokenizer, window: window,
+                                            parallelism: Parallelism(threads: threads))
+        say("\(path) at step \(trained.reader.header.step) on " + result.describe(files: files, window: window))
+    }
+
     public static func evaluate(checkpoint path: String, dataset: String?, beam: Int?, threads: Int) throws {
         let checkpoint = try TrainedModel(checkpoint: path)
         var overrides: [String] = []

@@ -415,8 +415,25 @@ final class CommandLineTests: XCTestCase {
         try fixture.assertFails(["translate", "--checkpoint", "seq2seq/ckpt.h5", "--length-penalty", "nan", "hello"],
                                 naming: ["--length-penalty nan must be a finite number"])
         try fixture.assertFails(["sample", "--checkpoint", "gpt/ckpt.h5", "--temperature", "inf"],
-                                naming: ["--temperature inf must be a positive, finite number"])
+                                naming: ["--temperature inf must be a finite number, 0 or more"])
         try fixture.assertFails(["sample", "--checkpoint", "gpt/ckpt.h5", "--threads", "0"], naming: ["--threads must be at least 1"])
+    }
+
+    /// `eval --text`: any text, scored with the checkpoint's tokenizer; unknown characters counted.
+    func testEvalScoresAnyTextWithTheCheckpointsTokenizer() throws {
+        let fixture = try CommandLineFixture.shared()
+        _ = try writeText("the lazy dog sleeps while the cat jumps over the fox\nthé end\n", "unseen.txt", in: fixture.directory)
+        let run = try fixture.run(["eval", "--checkpoint", "gpt/ckpt.h5", "--text", "unseen.txt", "--threads", "1"])
+        XCTAssertTrue(run.succeeded, run.description)
+        let line = try XCTUnwrap(run.line(startingWith: "gpt/ckpt.h5 at step 3 on unseen.txt: 61 characters, 59 scored"), run.description)
+        XCTAssertTrue(line.contains("skipped 1 characters outside the checkpoint's vocabulary (1 × \"é\")"), line)
+        XCTAssertNotNil(run.number(after: "bits per character "))
+        try fixture.assertFails(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--text", "unseen.txt"],
+                                naming: ["a 'seq2seq' checkpoint; eval --text needs a gpt one"])
+        let greedy = try fixture.run(["sample", "--checkpoint", "gpt/ckpt.h5", "--temperature", "0", "--tokens", "20", "--threads", "1"])
+        let topOne = try fixture.run(["sample", "--checkpoint", "gpt/ckpt.h5", "--top-k", "1", "--tokens", "20", "--threads", "1"])
+        XCTAssertTrue(greedy.succeeded, greedy.description)
+        XCTAssertEqual(greedy.output, topOne.output, "temperature 0 is greedy, as top-k 1")
     }
 
     func testADatasetShorterThanTheBlockIsRefused() throws {

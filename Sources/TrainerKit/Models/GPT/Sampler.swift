@@ -4,7 +4,8 @@ import Foundation
 public struct SamplingOptions: Sendable {
     /// Tokens to generate.
     public var tokens: Int = 500
-    /// Softmax temperature (> 0); lower is more conservative.
+    /// Softmax temperature (≥ 0); lower is more conservative, and 0 is greedy (the most likely
+    /// token every time, as `topK` 1).
     public var temperature: Double = 0.8
     /// Keep only the k most likely tokens (0: all).
     public var topK: Int = 200
@@ -36,6 +37,14 @@ public enum Sampler {
             let context = Array(sequence.suffix(window))
             model.forward(tokens: context, targets: nil, batch: 1, time: context.count, parallelism: parallelism)
             let logits = model.logits.pointer + (context.count - 1) * V
+            if options.temperature == 0 {
+                // Greedy: the first of the largest logits.
+                let token = Int32((0 ..< V).max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }!)
+                sequence.append(token)
+                generated.append(token)
+                emit(token)
+                continue
+            }
             // Temperature, then top-k (ties at the k-th value kept), then softmax in double precision.
             var cutoff = -Double.infinity
             if options.topK > 0 && options.topK < V {

@@ -70,6 +70,17 @@ final class SamplerTests: XCTestCase {
         }
     }
 
+    /// Temperature 0 is greedy decoding: the argmax at every step, whatever the seed and top-k.
+    func testTemperatureZeroIsGreedy() {
+        let model = makeModel()
+        let prompt: [Int32] = [2, 7]
+        let reference = greedyReference(model, prompt: prompt, tokens: 12)
+        for (topK, seed) in [(0, UInt64(1)), (200, 2), (5, 1337)] {
+            XCTAssertEqual(generate(model, prompt: prompt, tokens: 12, temperature: 0, topK: topK, seed: seed), reference.tokens,
+                           "temperature 0, top-k \(topK), seed \(seed)")
+        }
+    }
+
     func testTopKNeverLeavesTheKMostLikelyTokens() {
         let model = makeModel()
         let k = 3, prompt: [Int32] = [2]
