@@ -210,7 +210,7 @@ status=0; wait "$job" || status=$?
 seconds=$(( $(date +%s) - start ))
 kill -9 "$late" 2>/dev/null || true
 if [ "$status" -ne 0 ] && [ "$seconds" -le 30 ] && grep -q "rank 1 did not check in within 3 s" wd.log; then
-  pass "a stopped rank stops the job in $seconds s, named: $(grep -o 'step [0-9]*[^:]*: rank 1 did not check in' wd.log | head -1)"
+  pass "a stopped rank stops the job in $seconds s, named: $(grep -o 'error (rank 0 of 2): .*did not check in' wd.log | head -1 | cut -c21-)"
 else
   fail "stopped rank: exit $status after $seconds s: $(grep -m1 'error' wd.log)"
 fi
