@@ -58,7 +58,7 @@ public enum Commands {
             log("stopped by \(StopSignal.name(signal)) at step \(trainer.step) after \(summary.steps) steps; checkpoint \(summary.checkpoint) (continue with --resume)")
             throw Stopped(signal: signal)
         }
-        log(String(format: "done: %d steps in %.1f s, val loss %.4f, checkpoint %@", summary.steps, summary.seconds,
+        log(String(format: "done: %d steps in %.1f s, val loss %.6f, checkpoint %@", summary.steps, summary.seconds,
                    summary.finalValidationLoss ?? .nan, summary.checkpoint))
         if world.isRoot, let text = try task.demonstration(length: sampleTokens, parallelism: Parallelism(threads: threads)) {
             log(text)
@@ -173,7 +173,7 @@ public enum Commands {
             count += total.count
         }
         let loss = sum / Double(max(count, 1))
-        var line = String(format: "%@ at step %d on %@ (validation): loss %.4f, perplexity %.2f", path, checkpoint.reader.header.step,
+        var line = String(format: "%@ at step %d on %@ (validation): loss %.6f, perplexity %.4f", path, checkpoint.reader.header.step,
                           config.data.dataset, loss, exp(loss))
         for (name, value) in try task.extraEvaluation(step: checkpoint.reader.header.step, communicator: world, parallelism: parallelism) {
             line += String(format: ", %@ %.2f", name, name == "cer" || name == "wer" ? value * 100 : value)

@@ -219,7 +219,7 @@ public final class Trainer {
     /// Evaluates both splits (and the task's extra metrics), logs and records them.
     func evaluateAndLog() throws {
         let train = try evaluate(.train), val = try evaluate(.val)
-        var line = String(format: "step %d: train loss %.4f, val loss %.4f", step, train, val)
+        var line = String(format: "step %d: train loss %.6f, val loss %.6f", step, train, val)
         metrics.record("train_loss", step: step, value: train)
         metrics.record("val_loss", step: step, value: val)
         var fields: [(String, Any)] = [("step", step), ("train_loss", train), ("val_loss", val)]
