@@ -271,16 +271,6 @@ DROPOUT_FUNCTIONS(dropout_backward, DROPOUT_BACKWARD)
 DROPOUT_FUNCTIONS(dropout_backward_residual, DROPOUT_BACKWARD_RESIDUAL)
 DROPOUT_FUNCTIONS(dropout_multipliers, DROPOUT_MULTIPLIERS)
 
-#if defined(__x86_64__)
-#define DISPATCH(name, ...)                                                     \
-    switch (trainer_vector_isa()) {                                             \
-    case TRAINER_ISA_AVX512: name##_avx512(__VA_ARGS__); break;                 \
-    case TRAINER_ISA_AVX2: name##_avx2(__VA_ARGS__); break;                     \
-    default: name##_portable(__VA_ARGS__); break;                               \
-    }
-#else
-#define DISPATCH(name, ...) name##_portable(__VA_ARGS__);
-#endif
 
 void trainer_dropout_forward(float *out, const float *in, const float *residual, long start, long count,
                              const trainer_dropout_mask *mask) {

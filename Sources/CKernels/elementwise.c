@@ -31,16 +31,6 @@ int trainer_set_vector_isa(int isa) {
     return chosen;
 }
 
-#if defined(__x86_64__)
-#define DISPATCH(name, ...)                                                     \
-    switch (trainer_vector_isa()) {                                             \
-    case TRAINER_ISA_AVX512: name##_avx512(__VA_ARGS__); break;                 \
-    case TRAINER_ISA_AVX2: name##_avx2(__VA_ARGS__); break;                     \
-    default: name##_portable(__VA_ARGS__); break;                               \
-    }
-#else
-#define DISPATCH(name, ...) name##_portable(__VA_ARGS__);
-#endif
 
 void trainer_exp(float *out, const float *in, long n) { DISPATCH(trainer_exp, out, in, n) }
 
@@ -73,13 +63,7 @@ void trainer_layernorm_backward(float *dinp, float *dweight, float *dbias, const
 
 float trainer_flash_forward_row(float *p, float *s, long visible, long total, float scale, const unsigned char *keyMask,
                                 float previous, float *maximum) {
-    switch (trainer_vector_isa()) {
-#if defined(__x86_64__)
-    case TRAINER_ISA_AVX512: return trainer_flash_forward_row_avx512(p, s, visible, total, scale, keyMask, previous, maximum);
-    case TRAINER_ISA_AVX2: return trainer_flash_forward_row_avx2(p, s, visible, total, scale, keyMask, previous, maximum);
-#endif
-    default: return trainer_flash_forward_row_portable(p, s, visible, total, scale, keyMask, previous, maximum);
-    }
+    DISPATCH_RETURN(trainer_flash_forward_row, p, s, visible, total, scale, keyMask, previous, maximum)
 }
 
 void trainer_flash_probabilities_row(float *s, long visible, long total, float scale, const unsigned char *keyMask,

@@ -26,3 +26,23 @@ ELEMENTWISE_VARIANTS(portable)
 
 // The instruction set in use (see trainer_vector_isa in CKernels.h).
 int trainer_vector_isa(void);
+
+// Calls name_avx512, name_avx2 or name_portable, as the instruction set in use says; the
+// RETURN form returns the variant's result.
+#if defined(__x86_64__)
+#define DISPATCH(name, ...)                                                     \
+    switch (trainer_vector_isa()) {                                             \
+    case TRAINER_ISA_AVX512: name##_avx512(__VA_ARGS__); break;                 \
+    case TRAINER_ISA_AVX2: name##_avx2(__VA_ARGS__); break;                     \
+    default: name##_portable(__VA_ARGS__); break;                               \
+    }
+#define DISPATCH_RETURN(name, ...)                                              \
+    switch (trainer_vector_isa()) {                                             \
+    case TRAINER_ISA_AVX512: return name##_avx512(__VA_ARGS__);                 \
+    case TRAINER_ISA_AVX2: return name##_avx2(__VA_ARGS__);                     \
+    default: return name##_portable(__VA_ARGS__);                               \
+    }
+#else
+#define DISPATCH(name, ...) name##_portable(__VA_ARGS__);
+#define DISPATCH_RETURN(name, ...) return name##_portable(__VA_ARGS__);
+#endif

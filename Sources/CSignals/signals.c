@@ -39,14 +39,6 @@ void trainer_stop_signals_install(void) {
 
 int trainer_stop_signal(void) { return received; }
 
-void trainer_stop_signals_uninstall(void) {
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGUSR1, SIG_DFL);
-    signal(SIGUSR2, SIG_DFL);
-    received = 0;
-}
-
 int trainer_lock_file(const char *path) {
     int descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (descriptor < 0) return -1;

@@ -9,9 +9,6 @@ void trainer_stop_signals_install(void);
 /// The first stop signal received since installation (SIGTERM or SIGINT), or 0.
 int trainer_stop_signal(void);
 
-/// Forgets a received signal and restores the default handlers (tests).
-void trainer_stop_signals_uninstall(void);
-
 /// flock(LOCK_EX | LOCK_NB) on `path` (created if missing): the open descriptor, kept open for the
 /// life of the process, or -1 with errno set (EWOULDBLOCK: another process holds it).
 int trainer_lock_file(const char *path);

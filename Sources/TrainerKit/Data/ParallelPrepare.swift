@@ -56,12 +56,7 @@ public enum ParallelPrepare {
                 throw TrainerError("prepare: \(path): a directory, not a corpus file")
             }
             guard let data = FileManager.default.contents(atPath: path) else { throw TrainerError("prepare: \(path): cannot be read") }
-            try data.withUnsafeBytes { raw in
-                let bytes = raw.bindMemory(to: UInt8.self)
-                if let bad = UTF8Scanner.firstInvalid(bytes, isLast: true) {
-                    throw UTF8Scanner.notText(path, bytes: bytes, at: bad, fileOffset: 0)
-                }
-            }
+            try UTF8Scanner.requireText(data, path: path, command: "prepare")
             let text = String(decoding: data, as: UTF8.self)
             // "\r\n" is one Character in Swift: split on both line endings.
             var result = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }

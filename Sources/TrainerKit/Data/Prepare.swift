@@ -53,7 +53,7 @@ public enum Prepare {
             try stream(path, chunkBytes: chunkBytes) { bytes, isLast in
                 // Only UTF-8 text: an invalid byte or a NUL stops prepare with its offset.
                 if let bad = UTF8Scanner.firstInvalid(bytes, isLast: isLast) {
-                    throw UTF8Scanner.notText(path, bytes: bytes, at: bad, fileOffset: fileOffset)
+                    throw UTF8Scanner.notText(path, bytes: bytes, at: bad, fileOffset: fileOffset, command: "prepare")
                 }
                 let (consumed, count) = UTF8Scanner.collect(bytes, ascii: &ascii, others: &others)
                 hash.update(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[..<consumed])))

@@ -167,7 +167,7 @@ public class HDF5Object: @unchecked Sendable {
         guard length > 0 else { return "HDF5 file" }
         var bytes = [CChar](repeating: 0, count: Int(length) + 1)
         _ = H5Fget_name(id, &bytes, bytes.count)
-        return String(cString: bytes)
+        return String(decoding: bytes.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// `HDF5Library.check` with the file's name in front of the message.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Character-level tokenizer (nanoGPT's shakespeare_char): the vocabulary is the sorted set of
 /// Unicode scalars of the corpus; each scalar is one token.
 public struct CharTokenizer: Tokenizer {
@@ -140,14 +142,25 @@ enum UTF8Scanner {
         return nil
     }
 
-    /// Throws the one-line error for a file that is not UTF-8 text, given `firstInvalid`'s offset
-    /// within `bytes` and the offset of `bytes` in the file.
-    static func notText(_ path: String, bytes: UnsafeBufferPointer<UInt8>, at index: Int, fileOffset: Int) -> TrainerError {
+    /// The one-line error of `command` for a file that is not UTF-8 text, given `firstInvalid`'s
+    /// offset within `bytes` and the offset of `bytes` in the file.
+    static func notText(_ path: String, bytes: UnsafeBufferPointer<UInt8>, at index: Int, fileOffset: Int,
+                        command: String) -> TrainerError {
         let byte = bytes[index]
         if byte == 0 {
-            return TrainerError("prepare: \(path): not a text file (a NUL byte at offset \(fileOffset + index)); corpora are UTF-8 text")
+            return TrainerError("\(command): \(path): not a text file (a NUL byte at offset \(fileOffset + index)); it must be UTF-8 text")
         }
-        return TrainerError("prepare: \(path): not UTF-8 text (byte 0x\(String(byte, radix: 16, uppercase: true)) at offset \(fileOffset + index)); convert it first, e.g. iconv -f latin1 -t utf-8")
+        return TrainerError("\(command): \(path): not UTF-8 text (byte 0x\(String(byte, radix: 16, uppercase: true)) at offset \(fileOffset + index)); convert it first, e.g. iconv -f latin1 -t utf-8")
+    }
+
+    /// Throws `notText` unless the whole of `data` (the file at `path`) is UTF-8 text.
+    static func requireText(_ data: Data, path: String, command: String) throws {
+        try data.withUnsafeBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            if let bad = firstInvalid(bytes, isLast: true) {
+                throw notText(path, bytes: bytes, at: bad, fileOffset: 0, command: command)
+            }
+        }
     }
 
     /// Adds every scalar of `bytes` to `scalars` (ASCII through a 128-entry table); returns the

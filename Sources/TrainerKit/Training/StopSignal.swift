@@ -16,9 +16,6 @@ public enum StopSignal {
         return signal == 0 ? nil : signal
     }
 
-    /// Forgets a received signal and restores the default handlers (tests).
-    public static func uninstall() { trainer_stop_signals_uninstall() }
-
     /// "SIGTERM", "SIGINT" or "signal N".
     public static func name(_ signal: Int32) -> String {
         switch signal {

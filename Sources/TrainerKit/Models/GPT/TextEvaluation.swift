@@ -31,13 +31,7 @@ public struct TextEvaluation: Sendable {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw TrainerError("eval --text: \(path): no such file or not readable")
             }
-            try data.withUnsafeBytes { raw in
-                let bytes = raw.bindMemory(to: UInt8.self)
-                if let bad = UTF8Scanner.firstInvalid(bytes, isLast: true) {
-                    throw TrainerError(UTF8Scanner.notText(path, bytes: bytes, at: bad, fileOffset: 0).message
-                        .replacingOccurrences(of: "prepare: ", with: "eval --text: "))
-                }
-            }
+            try UTF8Scanner.requireText(data, path: path, command: "eval --text")
             for scalar in String(decoding: data, as: UTF8.self).unicodeScalars {
                 result.characters += 1
                 if let id = chars.id(of: scalar.value) { tokens.append(id) } else { unknown[String(scalar), default: 0] += 1 }
