@@ -75,6 +75,9 @@ final class TrajectoryReferenceTests: XCTestCase {
         config.schedule.decaySteps = try file.intAttribute("decay_steps")
         config.schedule.minLR = try file.doubleAttribute("min_lr")
         config.schedule.maxSteps = steps
+        // The trainer locks its run directory: a folder of the test's own, not the default runs/default.
+        config.runDirectory = try makeTemporaryDirectory("trajectory")
+        defer { try? FileManager.default.removeItem(atPath: config.runDirectory) }
         let trainer = try Trainer(config: config, task: task, communicator: .world, threads: 2, resume: false, log: { _ in })
         let schedule = LearningRateSchedule(peak: config.optimizer.lr, minimum: config.schedule.minLR,
                                             warmup: config.schedule.warmup, decaySteps: config.schedule.decaySteps)
