@@ -6,8 +6,7 @@
 # bf16 (our `precision: bf16` against PyTorch's bf16 autocast); fp32 also data-parallel (mpirun
 # -np 2 / DDP over gloo, one thread per process). Prints tokens/s and the ratios.
 #
-# PyTorch's CPU wheel goes into a virtual environment under .build/ the first time: from a local
-# wheel folder if pip is configured with one, else PyTorch's CPU index, else PyPI.
+# PyTorch's CPU wheel goes into a virtual environment under .build/ the first time (launch/torch-venv.sh).
 #   STEPS=n      timed steps per measurement (default 2; the best is kept)
 #   THREADS="1 2" thread counts (default: 1 and all cores)
 #   BATCH=n      sequences per step (default 64, as the config)
@@ -22,21 +21,7 @@ threads="${THREADS:-1 $cores}"
 batch="${BATCH:-64}"
 dropout="${DROPOUT:-0.2}"
 
-venv="$root/.build/venv-torch"
-python="$venv/bin/python"
-if ! "$python" -c "import torch" 2>/dev/null; then
-  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null; then
-    sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo apt-get install -y -qq python3-venv >/dev/null
-  fi
-  echo "bench-vs-pytorch: installing PyTorch (CPU) into $venv" >&2
-  python3 -m venv "$venv"
-  "$python" -m pip install -q --no-index --no-deps torch 2>/dev/null \
-    || "$python" -m pip install -q --timeout 30 --retries 1 torch --index-url https://download.pytorch.org/whl/cpu \
-         --extra-index-url https://pypi.org/simple 2>/dev/null \
-    || "$python" -m pip install -q torch
-  "$python" -m pip install -q torch numpy  # the dependencies of a wheel installed without them
-fi
+source "$root/launch/torch-venv.sh"
 
 flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
 bf16=0; [[ " $flags " == *" avx512_bf16 "* ]] && bf16=1

@@ -22,6 +22,12 @@ struct Sample: ParsableCommand {
     @Option(help: "Random seed.")
     var seed: UInt64 = 1337
 
+    @Flag(help: "Run a forward pass over the whole context for every token instead of using the key/value cache (slower, the same tokens).")
+    var noCache = false
+
+    @Flag(help: "When the context is full, keep its newer half instead of sliding it by one token (much faster past the model's positions; not nanoGPT's crop).")
+    var contextShift = false
+
     @OptionGroup var threads: ThreadsOption
 
     func validate() throws {
@@ -34,7 +40,8 @@ struct Sample: ParsableCommand {
     func run() throws {
         try guarded {
             try Commands.sample(checkpoint: checkpoint.checkpoint, prompt: prompt,
-                                options: SamplingOptions(tokens: tokens, temperature: temperature, topK: topK, seed: seed),
+                                options: SamplingOptions(tokens: tokens, temperature: temperature, topK: topK, seed: seed,
+                                                         useCache: !noCache, contextShift: contextShift),
                                 threads: threads.threads)
         }
     }

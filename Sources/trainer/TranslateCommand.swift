@@ -14,6 +14,9 @@ struct Translate: ParsableCommand {
     @Option(help: "Length-penalty exponent α of beam search, ((5 + length)/6)^α.")
     var lengthPenalty = 0.6
 
+    @Flag(help: "Run the decoder over every whole prefix instead of using the key/value cache (slower, the same output).")
+    var noCache = false
+
     @OptionGroup var threads: ThreadsOption
 
     @Argument(help: "Sentences to translate (default: read standard input).")
@@ -29,7 +32,7 @@ struct Translate: ParsableCommand {
     func run() throws {
         try guarded {
             try Commands.translate(checkpoint: checkpoint.checkpoint, sentences: sentences, beam: beam, lengthPenalty: lengthPenalty,
-                                   threads: threads.threads)
+                                   useCache: !noCache, threads: threads.threads)
         }
     }
 }

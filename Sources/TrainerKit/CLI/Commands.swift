@@ -128,10 +128,16 @@ public enum Commands {
         }
         if ids.isEmpty { ids = tokenizer.encode("\n") }
         FileHandle.standardOutput.write(Data(prompt.utf8))
+        let start = DispatchTime.now().uptimeNanoseconds
         _ = Sampler.generate(model: model, prompt: ids, options: options, parallelism: Parallelism(threads: threads)) { token in
             FileHandle.standardOutput.write(Data(tokenizer.decode([token]).utf8))
         }
         FileHandle.standardOutput.write(Data("\n".utf8))
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        FileHandle.standardError.write(Data(String(
+            format: "sample: %d tokens in %.3f s, %.0f tokens/s (%@%@, %d threads)\n", options.tokens, seconds,
+            Double(options.tokens) / max(seconds, 1e-9), options.useCache ? "key/value cache" : "no cache",
+            options.contextShift ? ", context shift" : "", threads).utf8))
     }
 
     /// `trainer eval`: the validation loss and perplexity of a checkpoint on its dataset (or

@@ -14,15 +14,27 @@ extension Commands {
     }
 
     /// `trainer translate`: sentences from the arguments, or one per standard-input line.
-    public static func translate(checkpoint: String, sentences: [String], beam: Int, lengthPenalty: Double, threads: Int) throws {
+    public static func translate(checkpoint: String, sentences: [String], beam: Int, lengthPenalty: Double,
+                                 useCache: Bool = true, threads: Int) throws {
         let translator = try TrainedModel(checkpoint: checkpoint).translator(batch: 16 * max(1, beam), threads: threads,
                                                                              for: "translate")
+        translator.useCache = useCache
+        let start = DispatchTime.now().uptimeNanoseconds
+        var count = 0
+        defer {
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            FileHandle.standardError.write(Data(String(
+                format: "translate: %d sentences in %.3f s, %.1f sentences/s (beam %d, %@, %d threads)\n", count, seconds,
+                Double(count) / max(seconds, 1e-9), beam, useCache ? "key/value cache" : "no cache", threads).utf8))
+        }
         if !sentences.isEmpty {
             for output in translator.translate(sentences, beam: beam, lengthPenalty: lengthPenalty) { say(output) }
+            count = sentences.count
             return
         }
         while let line = readLine() {
             say(translator.translate([line], beam: beam, lengthPenalty: lengthPenalty)[0])
+            count += 1
         }
     }
 

@@ -100,6 +100,8 @@ public enum Attention {
 
     /// Computes the attention output; caches the attention probabilities (zeros where masked) for
     /// the backward pass and for attention maps. Pieces are whole (sequence, head) pairs.
+    /// The keys and values of sequence b start at row `b · keyRowsPerSequence` (default Tk): a
+    /// key/value cache holds more rows per sequence than the Tk positions filled so far.
     /// - Complexity: `forwardFLOPs(shape)` in `sgemm`, plus one exponential per visible score.
     public static func forward(
         output: UnsafeMutablePointer<Float>,  // (B, Tq, C)
@@ -110,12 +112,12 @@ public enum Attention {
         keyMask: UnsafePointer<UInt8>? = nil,  // (B, Tk)
         queryMask: UnsafePointer<UInt8>? = nil,  // (B, Tq)
         dropout: ProbabilityDropout? = nil,
-        shape: Shape, parallelism: Parallelism = .serial
+        shape: Shape, keyRowsPerSequence: Int? = nil, parallelism: Parallelism = .serial
     ) {
         let region = StepProfile.begin("attention forward (materialised)")
         defer { StepProfile.end(region) }
         let Tq = shape.queryLength, Tk = shape.keyLength, NH = shape.heads, HS = shape.headSize
-        let C = shape.channels, scale = shape.scale
+        let C = shape.channels, scale = shape.scale, keyRows = keyRowsPerSequence ?? Tk
         let dropout = dropout.flatMap { $0.probability > 0 ? $0 : nil }
         parallelism.forEachPiece(count: shape.batch * NH) { _, tasks in
             // Dropped probabilities of one block of query rows: (queryBlock, Tk)
@@ -125,8 +127,8 @@ public enum Attention {
                 let b = task / NH, h = task % NH
                 let P = probabilities + task * Tq * Tk
                 let q = query + b * Tq * queryStride + h * HS
-                let k = key + b * Tk * keyStride + h * HS
-                let v = value + b * Tk * valueStride + h * HS
+                let k = key + b * keyRows * keyStride + h * HS
+                let v = value + b * keyRows * valueStride + h * HS
                 let out = output + b * Tq * C + h * HS
                 // All scores in one product, the masked half included: with an inner dimension of
                 // only HS, one big sgemm is faster than the causal blocks' smaller ones (measured).

@@ -139,6 +139,68 @@ public final class AttentionSublayer: ResidualSublayer {
         closeResidual(output: out, input: input, channels: C, context: context, site: dropoutSite)
     }
 
+    /// Incremental decoding: attention of each row's new position over its cached positions and
+    /// itself (causal self-attention; its key and value join block `layer` of `cache`), or over the
+    /// memory projected by `prepareMemory` (cross-attention).
+    public func step(output out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, memory: UnsafePointer<Float>?,
+                     context: PassContext, cache: DecodingCache, layer: Int) {
+        precondition(context.time == 1 && context.dropout == nil, "attention step: one position per row, no dropout")
+        let C = channels, rows = context.batch, threads = context.parallelism
+        norm.forward(output: normalized.pointer, input: input, rows: rows, threads)
+        projections.forward(output: projected.pointer, input: normalized.readPointer, rows: rows, precision: context.precision,
+                            threads)
+        let scores = stepScores.pointer
+        if spec.kind == .cross {
+            let shape = Attention.Shape(batch: rows, queryLength: 1, keyLength: context.memoryTime, heads: heads,
+                                        headSize: C / heads, causal: false)
+            Attention.forward(output: attended.pointer, probabilities: scores, query: projected.readPointer, queryStride: C,
+                              key: memoryProjected.readPointer, keyStride: 2 * C,
+                              value: memoryProjected.readPointer + C, valueStride: 2 * C,
+                              keyMask: context.memoryMask, shape: shape, parallelism: threads)
+        } else {
+            let position = cache.length
+            precondition(position < cache.capacity, "attention step: the cache holds \(cache.capacity) positions")
+            let keys = cache.keys[layer].pointer, values = cache.values[layer].pointer
+            for r in 0 ..< rows {
+                let source = projected.readPointer + r * 3 * C, slot = cache.offset(row: r, position: position)
+                (keys + slot).update(from: source + C, count: C)
+                (values + slot).update(from: source + 2 * C, count: C)
+            }
+            let shape = Attention.Shape(batch: rows, queryLength: 1, keyLength: position + 1, heads: heads,
+                                        headSize: C / heads, causal: false)
+            Attention.forward(output: attended.pointer, probabilities: scores, query: projected.readPointer, queryStride: 3 * C,
+                              key: keys, keyStride: C, value: values, valueStride: C, shape: shape,
+                              keyRowsPerSequence: cache.capacity, parallelism: threads)
+        }
+        output.forward(output: out, input: attended.readPointer, rows: rows, precision: context.precision, threads)
+        closeResidual(output: out, input: input, channels: C, context: context, site: dropoutSite)
+    }
+
+    /// Scores of one decoding step, (rows, NH, keys).
+    private lazy var stepScores = FloatBuffer(count: limits.batch * heads * max(limits.time, limits.memoryTime))
+
+    /// Cross-attention before decoding step by step: projects `memory` (B·S rows of the context)
+    /// to keys and values once.
+    func prepareMemory(_ memory: UnsafePointer<Float>, context: PassContext) {
+        guard let memoryProjections else { return }
+        memoryProjections.forward(output: memoryProjected.pointer, input: memory, rows: context.memoryRows,
+                                  precision: context.precision, context.parallelism)
+    }
+
+    /// Causal self-attention after a forward pass over whole prefixes (B, T): their keys and values
+    /// become block `layer` of `cache` (positions 0 ..< T of rows 0 ..< B).
+    func storeKeysValues(into cache: DecodingCache, layer: Int, context: PassContext) {
+        precondition(spec.kind == .causal && context.time <= cache.capacity && context.batch <= cache.rows)
+        let C = channels
+        for b in 0 ..< context.batch {
+            for t in 0 ..< context.time {
+                let source = projected.readPointer + (b * context.time + t) * 3 * C, slot = cache.offset(row: b, position: t)
+                (cache.keys[layer].pointer + slot).update(from: source + C, count: C)
+                (cache.values[layer].pointer + slot).update(from: source + 2 * C, count: C)
+            }
+        }
+    }
+
     public func backward(streamGradient: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                          memory: UnsafePointer<Float>?, memoryGradient: UnsafeMutablePointer<Float>?,
                          scratch: BackwardScratch, context: PassContext) {

@@ -17,6 +17,20 @@ public protocol ResidualSublayer: AnyObject {
     func backward(streamGradient: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                   memory: UnsafePointer<Float>?, memoryGradient: UnsafeMutablePointer<Float>?,
                   scratch: BackwardScratch, context: PassContext)
+
+    /// Incremental decoding (`DecodingCache`): `input` holds one new position per row (context
+    /// time 1), at position `cache.length`; a causal self-attention reads and extends block
+    /// `layer` of the cache. Inference only (no dropout, nothing kept for backward).
+    func step(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, memory: UnsafePointer<Float>?,
+              context: PassContext, cache: DecodingCache, layer: Int)
+}
+
+extension ResidualSublayer {
+    /// A sublayer that works position by position (feed-forward) steps as it runs forward.
+    public func step(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, memory: UnsafePointer<Float>?,
+              context: PassContext, cache: DecodingCache, layer: Int) {
+        forward(output: output, input: input, memory: memory, context: context)
+    }
 }
 
 /// The end of every residual sublayer's forward pass: `output = input + dropout(output)`.

@@ -22,6 +22,16 @@ public final class TransformerBlock {
         }
     }
 
+    /// One decoding step of every sublayer (`ResidualSublayer.step`); the result is in `output`.
+    func step(input: UnsafePointer<Float>, memory: UnsafePointer<Float>?, context: PassContext, cache: DecodingCache,
+              layer: Int) {
+        var x = input
+        for (sublayer, stream) in zip(sublayers, streams) {
+            sublayer.step(output: stream.pointer, input: x, memory: memory, context: context, cache: cache, layer: layer)
+            x = stream.readPointer
+        }
+    }
+
     /// Backward in reverse order. On entry `streamGradient` is d loss / d output, on return
     /// d loss / d input.
     public func backward(streamGradient: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,

@@ -88,6 +88,32 @@ public final class TransformerStack {
         return x
     }
 
+    /// One decoding step (`DecodingCache`): `input` (B, C) holds each row's new position, at
+    /// position `cache.length`, which the step then counts. Returns the last block's output.
+    func step(input: UnsafePointer<Float>, memory: UnsafePointer<Float>? = nil, context: PassContext,
+              cache: DecodingCache) -> UnsafePointer<Float> {
+        var x = input
+        for (layer, block) in blocks.enumerated() {
+            block.step(input: x, memory: memory, context: context, cache: cache, layer: layer)
+            x = block.output
+        }
+        cache.length += 1
+        return x
+    }
+
+    /// Before stepping a decoder: each cross-attention projects the memory to keys and values once.
+    func prepareMemory(_ memory: UnsafePointer<Float>, context: PassContext) {
+        for attention in attentions.joined() { attention.prepareMemory(memory, context: context) }
+    }
+
+    /// After a forward pass over whole prefixes: their keys and values fill `cache`.
+    func storeKeysValues(into cache: DecodingCache, context: PassContext) {
+        for (layer, blockAttentions) in attentions.enumerated() {
+            blockAttentions.first { $0.spec.kind == .causal }?.storeKeysValues(into: cache, layer: layer, context: context)
+        }
+        cache.length = context.time
+    }
+
     /// The output of the last `forward` (`input` if there are no blocks).
     func output(input: UnsafePointer<Float>) -> UnsafePointer<Float> { blocks.last?.output ?? input }
 

@@ -127,6 +127,39 @@ public final class GPTModel {
                                     targets: targets, rows: rows, classes: V, parallelism: parallelism)
     }
 
+    /// A key/value cache for decoding `rows` sequences of up to `positions` tokens step by step.
+    public func makeCache(rows: Int = 1) -> DecodingCache {
+        DecodingCache(layers: config.layers, rows: rows, capacity: min(config.positions, limits.time),
+                      channels: config.channels)
+    }
+
+    /// Runs the forward pass over `batch` prompts of `time` tokens and keeps their keys and values
+    /// in `cache`; the logits of every position are in `logits`.
+    public func prefill(tokens: UnsafePointer<Int32>, batch: Int, time: Int, cache: DecodingCache,
+                        parallelism: Parallelism) {
+        forward(tokens: tokens, targets: nil, batch: batch, time: time, parallelism: parallelism)
+        stack.storeKeysValues(into: cache, context: lastContext!)
+    }
+
+    /// One decoding step: `tokens` (one per row) at position `cache.length`; their next-token
+    /// logits are rows `0 ..< tokens.count` of `logits`.
+    public func step(tokens input: [Int32], cache: DecodingCache, parallelism: Parallelism) {
+        let rows = input.count, C = config.channels, position = cache.length
+        precondition(rows <= cache.rows && rows <= limits.batch && position < cache.capacity,
+                     "GPT step: \(rows) rows at position \(position) exceed the cache or the limits")
+        let context = PassContext(batch: rows, time: 1, parallelism: parallelism, precision: precision)
+        tokens.update(from: input, count: rows)
+        let table = parameters.view("token_embedding/weight"), positions = parameters.view("position_embedding/weight")
+        Embedding.forward(output: embedded.pointer, tokens: tokens, table: table.value, rows: rows, channels: C,
+                          parallelism: parallelism)
+        PositionEmbedding.forward(output: embedded.pointer, input: embedded.readPointer, table: positions.value + position * C,
+                                  batch: rows, time: 1, channels: C, parallelism: parallelism)
+        let x = stack.step(input: embedded.readPointer, context: context, cache: cache)
+        finalNorm.forward(output: normalized.pointer, input: x, rows: rows, parallelism)
+        head.forward(output: logits.pointer, input: normalized.readPointer, rows: rows, precision: precision, parallelism)
+        lastContext = nil
+    }
+
     /// Backward pass of the last `forward` (which must have had targets): accumulates into
     /// `parameters.gradients` the gradient of `lossScale · Σ losses`.
     ///

@@ -138,14 +138,14 @@ public final class Seq2SeqModel {
         }
     }
 
-    /// Embeds tokens ×√d_model, adds the sinusoidal positions, applies dropout.
+    /// Embeds tokens ×√d_model, adds the sinusoidal positions (from `firstPosition` on), applies dropout.
     private func embed(_ output: FloatBuffer, tokens: UnsafePointer<Int32>, table: String, batch: Int, time: Int,
-                       site: Int, dropout: DropoutContext?, parallelism: Parallelism) {
+                       firstPosition: Int = 0, site: Int, dropout: DropoutContext?, parallelism: Parallelism) {
         let C = config.channels, rows = batch * time
         Embedding.forward(output: output.pointer, tokens: tokens, table: parameters.view(table).value, rows: rows,
                           channels: C, scale: scale, parallelism: parallelism)
-        SinusoidalPositions.forward(output: output.pointer, input: output.readPointer, table: positions.readPointer,
-                                    batch: batch, time: time, channels: C, parallelism: parallelism)
+        SinusoidalPositions.forward(output: output.pointer, input: output.readPointer,
+                                    table: positions.readPointer + firstPosition * C, batch: batch, time: time, channels: C, parallelism: parallelism)
         dropout?.applyInPlace(output.pointer, count: rows * C, site: site, parallelism: parallelism)
     }
 
@@ -191,6 +191,39 @@ public final class Seq2SeqModel {
         return CrossEntropy.forward(losses: losses.pointer, probabilities: logits.pointer, logits: logits.readPointer,
                                     targets: labels, rows: rows, classes: V, labelSmoothing: Float(config.labelSmoothing),
                                     ignoreIndex: Seq2SeqModel.ignoreIndex, parallelism: parallelism)
+    }
+
+    /// A key/value cache for decoding up to `rows` rows step by step over the encoded memory.
+    public func makeCache(rows: Int) -> DecodingCache {
+        DecodingCache(layers: config.layers, rows: rows, capacity: min(config.positions, limits.time), channels: config.channels)
+    }
+
+    /// Starts step-by-step decoding of `batch` rows over the current `memory` (from `encode`,
+    /// source length `sourceLength`): every cross-attention projects the memory once; `cache` is emptied.
+    public func beginDecoding(batch: Int, sourceLength S: Int, cache: DecodingCache, parallelism: Parallelism) {
+        precondition(batch <= cache.rows && batch <= limits.batch, "beginDecoding: \(batch) rows exceed the cache or the limits")
+        let context = PassContext(batch: batch, time: 1, memoryTime: S, memoryMask: sourceMask, parallelism: parallelism,
+                                  precision: precision)
+        decoder.prepareMemory(memory.readPointer, context: context)
+        cache.reset()
+    }
+
+    /// One decoding step: `tokens` (one per row) at position `cache.length`; their next-token
+    /// logits are rows `0 ..< tokens.count` of `logits`. Same result as `decode` over the whole
+    /// prefixes (to rounding), in O(prefix) instead of O(prefix²).
+    public func step(tokens input: [Int32], sourceLength S: Int, cache: DecodingCache, parallelism: Parallelism) {
+        let rows = input.count, position = cache.length
+        precondition(rows <= cache.rows && position < cache.capacity, "decoder step: \(rows) rows at \(position) exceed the cache")
+        targetTokens.update(from: input, count: rows)
+        let context = PassContext(batch: rows, time: 1, memoryTime: S, memoryMask: sourceMask, parallelism: parallelism,
+                                  precision: precision)
+        embed(targetEmbedded, tokens: targetTokens, table: "target_embedding/weight", batch: rows, time: 1,
+              firstPosition: position, site: targetSite, dropout: nil, parallelism: parallelism)
+        let x = decoder.step(input: targetEmbedded.readPointer, memory: memory.readPointer, context: context, cache: cache)
+        decoderNorm.forward(output: decoderNormalized.pointer, input: x, rows: rows, parallelism)
+        projection.forward(output: logits.pointer, input: decoderNormalized.readPointer, rows: rows, precision: precision,
+                           parallelism)
+        lastContexts = nil
     }
 
     /// Label of padded target positions.

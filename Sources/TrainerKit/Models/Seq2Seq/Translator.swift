@@ -3,8 +3,9 @@ import Foundation
 /// Greedy and beam-search decoding with the encoder–decoder, batched (the search itself is
 /// `BeamSearch`; greedy decoding is its beam of one).
 ///
-/// Each step runs the decoder over the whole prefix (no key/value cache: simple, and cheap for
-/// sentence-length outputs) and reads the last position's logits.
+/// Each step runs the decoder for one new position per row over a key/value cache
+/// (`DecodingCache`), reordered as beam search moves hypotheses between rows; with `useCache`
+/// false it runs the decoder over every whole prefix instead (the same outputs, slower).
 public final class Translator {
     public let model: Seq2SeqModel
     public let sourceTokenizer: Tokenizer, targetTokenizer: Tokenizer
@@ -13,6 +14,9 @@ public final class Translator {
     /// Sentences decoded together (times the beam for beam search).
     public let batch: Int
     let parallelism: Parallelism
+    /// Decode step by step over a key/value cache (true) or over whole prefixes.
+    public var useCache = true
+    private lazy var cache = model.makeCache(rows: batch)
 
     /// A translator sharing `parameters` (for example the training model's), decoding up to
     /// `batch` rows at a time (sentences × beam).
@@ -50,7 +54,17 @@ public final class Translator {
         while start < ids.count {
             let group = Array(ids[start ..< min(ids.count, start + perCall)]).map(sourceSequence)
             let S = encode(group, copies: search.beam)
-            results += search.search(limits: group.map { outputLimit($0.count) }) { lastLogits($0, sourceLength: S) }
+            let limits = group.map { outputLimit($0.count) }
+            if useCache {
+                model.beginDecoding(batch: group.count * search.beam, sourceLength: S, cache: cache, parallelism: parallelism)
+                var held: [[Int32]] = []  // the prefix each row of the cache holds
+                results += search.search(limits: limits) { prefixes in
+                    defer { held = prefixes }
+                    return nextLogits(prefixes, held: held, beam: search.beam, sourceLength: S)
+                }
+            } else {
+                results += search.search(limits: limits) { lastLogits($0, sourceLength: S) }
+            }
             start += perCall
         }
         return results
@@ -72,6 +86,25 @@ public final class Translator {
 
     /// The most tokens an output for a source of `length` tokens may hold, [SOS] included.
     private func outputLimit(_ length: Int) -> Int { min(model.config.positions, 2 * length + 10) }
+
+    /// One cached decoding step: row r's prefix extends the prefix `held` by some row of the same
+    /// sentence (rows `s·beam ..< (s+1)·beam`), whose cache row it takes over; then every row
+    /// decodes its last token. A row with no such parent (a finished sentence's filler, whose
+    /// scores beam search ignores) keeps its own cache row.
+    private func nextLogits(_ prefixes: [[Int32]], held: [[Int32]], beam: Int, sourceLength: Int) -> [[Float]] {
+        let rows = prefixes.count, V = model.targetVocabulary
+        if prefixes[0].count == cache.length + 1 && !held.isEmpty {
+            let parents = prefixes.enumerated().map { r, prefix in
+                let sentence = (r / beam) * beam
+                return (sentence ..< sentence + beam).first { held[$0].elementsEqual(prefix.dropLast()) } ?? r
+            }
+            cache.reorder(parents: parents)
+        } else {
+            precondition(prefixes[0].count == 1, "cached decoding must start from [SOS]")
+        }
+        model.step(tokens: prefixes.map { $0[$0.count - 1] }, sourceLength: sourceLength, cache: cache, parallelism: parallelism)
+        return (0 ..< rows).map { r in Array(UnsafeBufferPointer(start: model.logits.pointer + r * V, count: V)) }
+    }
 
     /// Runs the decoder on `prefixes` (equal lengths) and returns each row's last-position logits.
     private func lastLogits(_ prefixes: [[Int32]], sourceLength: Int) -> [[Float]] {
