@@ -18,16 +18,22 @@ struct Eval: ParsableCommand {
             help: "GPT: score these text files instead, with the checkpoint's own tokenizer (loss, perplexity, bits per character).")
     var text: [String] = []
 
+    @Flag(help: "GPT: score every target of the validation split once, in consecutive windows of block_size, instead of eval.batches batches of random windows.")
+    var full = false
+
     @OptionGroup var threads: ThreadsOption
 
     func validate() throws {
-        if !text.isEmpty && (dataset != nil || beam != nil) { throw ValidationError("--text goes without --dataset and --beam") }
+        if !text.isEmpty && (dataset != nil || beam != nil || full) {
+            throw ValidationError("--text goes without --dataset, --beam and --full")
+        }
     }
 
     func run() throws {
         try guarded {
             if text.isEmpty {
-                try Commands.evaluate(checkpoint: checkpoint.checkpoint, dataset: dataset, beam: beam, threads: threads.threads)
+                try Commands.evaluate(checkpoint: checkpoint.checkpoint, dataset: dataset, beam: beam, full: full,
+                                      threads: threads.threads)
             } else {
                 try Commands.evaluateText(checkpoint: checkpoint.checkpoint, files: text, threads: threads.threads)
             }

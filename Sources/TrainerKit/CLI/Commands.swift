@@ -80,7 +80,7 @@ public enum Commands {
                 let corpus = config.data.corpus.isEmpty ? [try BuiltinCorpus.shakespearePath]
                                                         : config.data.corpus.split(separator: ",").map(String.init)
                 log("preparing \(config.data.dataset) from \(corpus.joined(separator: ", "))")
-                let report = try Prepare.prepareLanguageModel(inputs: corpus, output: config.data.dataset, progress: .init())
+                let report = try Prepare.prepareLanguageModel(inputs: corpus, output: config.data.dataset, progress: ProgressLine(unit: "MB", divisor: 1e6))
                 log(Prepare.describe(report))
             }
             try world.barrier()
@@ -115,7 +115,7 @@ public enum Commands {
             throw TrainerError("prepare: --tokenizer \(tokenizer) is not available for text corpora yet (use char)")
         }
         let report = try Prepare.prepareLanguageModel(inputs: inputs, output: output, validationFraction: validationFraction,
-                                                      progress: .init())
+                                                      progress: ProgressLine(unit: "MB", divisor: 1e6))
         say(Prepare.describe(report))
     }
 
@@ -157,7 +157,9 @@ public enum Commands {
         say("\(path) at step \(trained.reader.header.step) on " + result.describe(files: files, window: window))
     }
 
-    public static func evaluate(checkpoint path: String, dataset: String?, beam: Int?, threads: Int) throws {
+    /// `full`: a GPT's loss over every window of the validation split (a translator's validation
+    /// loss always covers every pair).
+    public static func evaluate(checkpoint path: String, dataset: String?, beam: Int?, full: Bool = false, threads: Int) throws {
         let checkpoint = try TrainedModel(checkpoint: path)
         var overrides: [String] = []
         if let dataset { overrides.append("data.dataset=\(dataset)") }
@@ -172,15 +174,27 @@ public enum Commands {
         let task = try TaskFactory.make(config: config)
         try checkpoint.load(into: task)
         let parallelism = Parallelism(threads: threads)
-        var sum = 0.0, count = 0
-        for index in 0 ..< task.evaluationBatches(.val) {
-            let total = try task.evaluateMicroBatch(split: .val, index: index, parallelism: parallelism)
-            sum += total.sum
-            count += total.count
+        var sum = 0.0, count = 0, coverage = "validation"
+        if full, let gpt = task as? GPTTask {
+            let scores = try gpt.evaluateEveryWindow(split: .val, parallelism: parallelism)
+            (sum, count) = (scores.sum, scores.scored)
+            coverage = "validation, every target: \(scores.windows) windows of up to \(config.data.blockSize)"
+        } else {
+            let batches = task.evaluationBatches(.val)
+            let progress = ProgressLine(unit: "batches")
+            progress.begin("eval", total: Double(batches))
+            for index in 0 ..< batches {
+                let total = try task.evaluateMicroBatch(split: .val, index: index, parallelism: parallelism)
+                sum += total.sum
+                count += total.count
+                progress.advance()
+            }
+            progress.end()
+            if task is GPTTask { coverage = "validation, \(batches) batches of random windows" }
         }
         let loss = sum / Double(max(count, 1))
-        var line = String(format: "%@ at step %d on %@ (validation): loss %.6f, perplexity %.4f", path, checkpoint.reader.header.step,
-                          config.data.dataset, loss, exp(loss))
+        var line = String(format: "%@ at step %d on %@ (%@, %d targets): loss %.6f, perplexity %.4f", path,
+                          checkpoint.reader.header.step, config.data.dataset, coverage, count, loss, exp(loss))
         for (name, value) in try task.extraEvaluation(step: checkpoint.reader.header.step, communicator: world, parallelism: parallelism) {
             line += String(format: ", %@ %.2f", name, name == "cer" || name == "wer" ? value * 100 : value)
             if name == "cer" || name == "wer" { line += "%" }

@@ -21,21 +21,19 @@ extension Commands {
         translator.useCache = useCache
         let start = DispatchTime.now().uptimeNanoseconds
         var count = 0
-        defer {
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            FileHandle.standardError.write(Data(String(
-                format: "translate: %d sentences in %.3f s, %.1f sentences/s (beam %d, %@, %d threads)\n", count, seconds,
-                Double(count) / max(seconds, 1e-9), beam, useCache ? "key/value cache" : "no cache", threads).utf8))
-        }
         if !sentences.isEmpty {
             for output in translator.translate(sentences, beam: beam, lengthPenalty: lengthPenalty) { say(output) }
             count = sentences.count
-            return
+        } else {
+            while let line = readLine() {
+                say(translator.translate([line], beam: beam, lengthPenalty: lengthPenalty)[0])
+                count += 1
+            }
         }
-        while let line = readLine() {
-            say(translator.translate([line], beam: beam, lengthPenalty: lengthPenalty)[0])
-            count += 1
-        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        FileHandle.standardError.write(Data(String(
+            format: "translate: %d sentences in %.3f s, %.1f sentences/s (beam %d, %@, %d threads)\n", count, seconds,
+            Double(count) / max(seconds, 1e-9), beam, useCache ? "key/value cache" : "no cache", threads).utf8))
     }
 
     /// `trainer attention`: translates one sentence greedily, runs the model once more on the

@@ -110,7 +110,8 @@ public enum ParallelPrepare {
             guard options.vocabularySize > 260 else {
                 throw TrainerError("prepare: --tokenizer bpe needs --vocab-size above 260 (4 special tokens + 256 bytes), got \(options.vocabularySize)")
             }
-            return BPETokenizer.train(texts: texts, vocabularySize: options.vocabularySize, minimumFrequency: options.minimumFrequency)
+            return BPETokenizer.train(texts: texts, vocabularySize: options.vocabularySize, minimumFrequency: options.minimumFrequency,
+                                     progress: ProgressLine(unit: "merges"))
         default:
             throw TrainerError("prepare: --tokenizer \(options.tokenizer) cannot tokenize a parallel corpus (use word or bpe)")
         }

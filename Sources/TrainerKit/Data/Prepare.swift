@@ -22,7 +22,7 @@ public enum Prepare {
     /// split). Streams the input twice (vocabulary, then tokens), so corpora need not fit in memory.
     /// The output appears atomically; an existing file is replaced only when the new one is complete.
     public static func prepareLanguageModel(
-        inputs: [String], output: String, validationFraction: Double = 0.1, progress: Progress? = nil,
+        inputs: [String], output: String, validationFraction: Double = 0.1, progress: ProgressLine? = nil,
         chunkBytes: Int = defaultChunkBytes
     ) throws -> Report {
         guard !inputs.isEmpty else { throw TrainerError("prepare: no --input given") }
@@ -46,7 +46,7 @@ public enum Prepare {
         var ascii = [Bool](repeating: false, count: 128), others = Set<UInt32>()
         var tokenCount = 0
         var digests: [String] = []
-        progress?.begin("vocabulary", total: totalBytes)
+        progress?.begin("prepare: vocabulary", total: Double(totalBytes))
         for path in inputs {
             var hash = SHA256()
             var fileOffset = 0
@@ -59,7 +59,7 @@ public enum Prepare {
                 hash.update(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[..<consumed])))
                 tokenCount += count
                 fileOffset += consumed
-                progress?.advance(consumed)
+                progress?.advance(Double(consumed))
                 return consumed
             }
             digests.append(hash.hexDigest())
@@ -80,7 +80,7 @@ public enum Prepare {
             var written = 0
             var ids: [Int32] = []
             ids.reserveCapacity(chunkBytes)
-            progress?.begin("tokens", total: totalBytes)
+            progress?.begin("prepare: tokens", total: Double(totalBytes))
             for path in inputs {
                 try stream(path, chunkBytes: chunkBytes) { bytes, isLast in
                     ids.removeAll(keepingCapacity: true)
@@ -100,7 +100,7 @@ public enum Prepare {
                     try writer.append(ids[0 ..< toTrain], to: 0)
                     try writer.append(ids[toTrain...], to: 1)
                     written += ids.count
-                    progress?.advance(consumed)
+                    progress?.advance(Double(consumed))
                     return consumed
                 }
             }
@@ -133,45 +133,6 @@ public enum Prepare {
             carried = available - consumed
             if carried > 0 { (buffer).update(from: buffer + consumed, count: carried) }
             if isLast { break }
-        }
-    }
-
-    /// A progress line on standard error for inputs above a few megabytes, redrawn at most twice a
-    /// second: `prepare tokens  45% 120.3/265.0 MB  85.2 MB/s`.
-    public final class Progress: @unchecked Sendable {
-        private var label = "", total = 0, done = 0, started = Date(), lastDraw = Date.distantPast
-        private let minimumBytes: Int
-        private let terminal = isatty(2) != 0
-
-        public init(minimumBytes: Int = 8 << 20) { self.minimumBytes = minimumBytes }
-
-        func begin(_ label: String, total: Int) {
-            self.label = label
-            self.total = total
-            done = 0
-            started = Date()
-            lastDraw = .distantPast
-        }
-
-        func advance(_ bytes: Int) {
-            done += bytes
-            if Date().timeIntervalSince(lastDraw) > 0.5 { draw(final: false) }
-        }
-
-        func end() { draw(final: true) }
-
-        private func draw(final: Bool) {
-            guard total >= minimumBytes else { return }
-            lastDraw = Date()
-            let seconds = max(1e-9, Date().timeIntervalSince(started))
-            let line = String(format: "prepare %@ %3d%% %.1f/%.1f MB  %.1f MB/s", label.padding(toLength: 10, withPad: " ", startingAt: 0),
-                              Int(100 * Double(done) / Double(max(1, total))), Double(done) / 1e6, Double(total) / 1e6,
-                              Double(done) / 1e6 / seconds)
-            if terminal {
-                FileHandle.standardError.write(Data(("\r" + line + (final ? "\n" : "")).utf8))
-            } else if final {
-                FileHandle.standardError.write(Data((line + "\n").utf8))
-            }
         }
     }
 }

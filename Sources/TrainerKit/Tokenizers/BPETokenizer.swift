@@ -153,7 +153,8 @@ public struct BPETokenizer: Tokenizer {
     /// index from pair to pieces finds; the next pair comes from a max-heap with lazy deletion.
     /// - Complexity: O(n) for the counting (n: bytes of text), then per merge O(k log p) for the k
     ///   pair occurrences in the pieces it touches (p: distinct pairs).
-    public static func train(texts: some Sequence<String>, vocabularySize: Int, minimumFrequency: Int = 2) -> BPETokenizer {
+    public static func train(texts: some Sequence<String>, vocabularySize: Int, minimumFrequency: Int = 2,
+                             progress: ProgressLine? = nil) -> BPETokenizer {
         // 1. Distinct pieces and their counts.
         var pieceCounts: [ExactString: Int] = [:]
         for text in texts {
@@ -193,6 +194,8 @@ public struct BPETokenizer: Tokenizer {
         var merges: [Merge] = []
         var lastVisit = [Int](repeating: -1, count: words.count)  // (W,) the merge that last recounted each piece
         let threshold = max(1, minimumFrequency)
+        progress?.begin("prepare: BPE merges", total: Double(max(0, vocabularySize - tokenBytes.count)))
+        defer { progress?.end() }
         while tokenBytes.count < vocabularySize, let top = heap.pop() {
             // An entry may be stale, but never below its pair's count (counts only fall after a push, and
             // every rise is pushed anew): re-queue it at the current count.
@@ -213,6 +216,7 @@ public struct BPETokenizer: Tokenizer {
                 idOfBytes[bytes] = result
             }
             merges.append(Merge(left: left, right: right, result: result))
+            progress?.advance()
             // Recount each piece that holds the pair: remove its pairs, merge, add its new pairs.
             var newPairs = Set<UInt64>()
             for w in piecesWithPair.removeValue(forKey: top.pair) ?? [] where lastVisit[Int(w)] != merges.count {

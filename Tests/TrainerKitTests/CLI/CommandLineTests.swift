@@ -430,6 +430,14 @@ final class CommandLineTests: XCTestCase {
         XCTAssertNotNil(run.number(after: "bits per character "))
         try fixture.assertFails(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--text", "unseen.txt"],
                                 naming: ["a 'seq2seq' checkpoint; eval --text needs a gpt one"])
+        // eval --full: every target of the validation split once, the same loss at any thread count.
+        let full = try fixture.run(["eval", "--checkpoint", "gpt/ckpt.h5", "--full", "--threads", "1"])
+        XCTAssertTrue(full.succeeded, full.description)
+        XCTAssertNotNil(full.line(startingWith: "gpt/ckpt.h5 at step 3 on") , full.description)
+        XCTAssertTrue(full.output.contains("(validation, every target: "), full.description)
+        let twoThreads = try fixture.run(["eval", "--checkpoint", "gpt/ckpt.h5", "--full", "--threads", "2"])
+        XCTAssertEqual(full.number(after: "loss "), twoThreads.number(after: "loss "), twoThreads.description)
+        XCTAssertEqual(full.errorOutput, "", "no progress line without a terminal")
         let greedy = try fixture.run(["sample", "--checkpoint", "gpt/ckpt.h5", "--temperature", "0", "--tokens", "20", "--threads", "1"])
         let topOne = try fixture.run(["sample", "--checkpoint", "gpt/ckpt.h5", "--top-k", "1", "--tokens", "20", "--threads", "1"])
         XCTAssertTrue(greedy.succeeded, greedy.description)

@@ -66,6 +66,21 @@ public final class GPTTask: TrainingTask {
         return model.forward(tokens: inputs, targets: targets, batch: sequences, time: time, parallelism: parallelism)!
     }
 
+    /// The loss over every window of `split` (`eval --full`): consecutive windows of block_size
+    /// tokens, each target scored once (`TextEvaluation.score`), instead of `eval.batches` random ones.
+    public func evaluateEveryWindow(split: TokenDataset.Split, parallelism: Parallelism)
+        throws -> (sum: Double, scored: Int, windows: Int) {
+        let count = dataset.counts[split]!
+        guard count >= 2 else { throw TrainerError("\(dataset.path): the \(split.rawValue) split has \(count) tokens") }
+        return try TextEvaluation.score(count: count, read: { range in
+            var tokens = [Int32](repeating: 0, count: range.count)
+            try tokens.withUnsafeMutableBufferPointer {
+                try dataset.read(split, offset: range.lowerBound, count: range.count, into: $0.baseAddress!)
+            }
+            return tokens
+        }, model: model, window: time, parallelism: parallelism, progress: ProgressLine(unit: "windows"))
+    }
+
     /// A sample of `length` tokens after a newline, from a copy of the model sized for one sequence.
     public func demonstration(length: Int, parallelism: Parallelism) throws -> String? {
         guard length > 0 else { return nil }

@@ -41,29 +41,42 @@ public struct TextEvaluation: Sendable {
         guard tokens.count >= 2 else {
             throw TrainerError("eval --text: \(files.joined(separator: ", ")): fewer than 2 characters in the checkpoint's vocabulary")
         }
-        // Windows start at 0, T, 2T, ...: inputs tokens[s ..< s+n], targets one further.
-        let starts = Array(stride(from: 0, to: tokens.count - 1, by: window))
-        var sum = 0.0
-        var batchStart = 0
-        while batchStart < starts.count {
+        let scores = try score(count: tokens.count, read: { Array(tokens[$0]) }, model: model, window: window,
+                               parallelism: parallelism, progress: ProgressLine(unit: "windows"))
+        result.windows = scores.windows
+        result.scored = scores.scored
+        result.loss = scores.sum / Double(scores.scored)
+        return result
+    }
+
+    /// Scores every target of a stream of `count` tokens once, nothing sampled: windows of
+    /// `window` tokens start at 0, T, 2T, ... (inputs tokens[s ..< s+T], targets one further; the
+    /// last window is shorter), full windows in batches of up to `model.limits.batch`. `read`
+    /// returns the tokens of a range. Returns the summed loss, the targets scored and the windows.
+    public static func score(count: Int, read: (Range<Int>) throws -> [Int32], model: GPTModel, window: Int,
+                             parallelism: Parallelism, progress: ProgressLine? = nil)
+        throws -> (sum: Double, scored: Int, windows: Int) {
+        let windows = (count - 1 + window - 1) / window
+        progress?.begin("eval", total: Double(windows))
+        defer { progress?.end() }
+        var sum = 0.0, scored = 0, first = 0  // first: the next window's index
+        while first < windows {
             // Full windows go in batches; the last, shorter one alone.
-            let length = min(window, tokens.count - 1 - starts[batchStart])
-            var batch = 0
-            while batchStart + batch < starts.count && batch < model.limits.batch
-                  && min(window, tokens.count - 1 - starts[batchStart + batch]) == length { batch += 1 }
+            let start = first * window, length = min(window, count - 1 - start)
+            let batch = length < window ? 1 : min(model.limits.batch, (count - 1 - start) / window)
+            let tokens = try read(start ..< start + batch * length + 1)
             var inputs: [Int32] = [], targets: [Int32] = []
-            for s in starts[batchStart ..< batchStart + batch] {
-                inputs += tokens[s ..< s + length]
-                targets += tokens[(s + 1) ..< (s + 1 + length)]
+            for w in 0 ..< batch {
+                inputs += tokens[(w * length) ..< (w * length + length)]
+                targets += tokens[(w * length + 1) ..< (w * length + length + 1)]
             }
             let total = model.forward(tokens: inputs, targets: targets, batch: batch, time: length, parallelism: parallelism)!
             sum += total.sum
-            result.scored += total.count
-            batchStart += batch
+            scored += total.count
+            first += batch
+            progress?.advance(Double(batch))
         }
-        result.windows = starts.count
-        result.loss = sum / Double(result.scored)
-        return result
+        return (sum, scored, windows)
     }
 
     /// The line `eval --text` prints.

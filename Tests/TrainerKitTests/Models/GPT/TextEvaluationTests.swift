@@ -45,4 +45,28 @@ final class TextEvaluationTests: XCTestCase {
             XCTAssertTrue(((error as? TrainerError)?.message ?? "").contains("latin1.txt: not UTF-8 text (byte 0xE9 at offset 2)"))
         }
     }
+
+    /// `score` over a stream read range by range (`eval --full`): consecutive windows, each target
+    /// once, the same loss as scoring each window on its own; the ranges read cover the stream.
+    func testScoreCoversAStreamInConsecutiveWindows() throws {
+        let config = modelConfig(positions: 8, channels: 16, heads: 2, layers: 1, feedForward: 32)
+        let model = GPTModel(config: config, vocabulary: 11, limits: ActivationLimits(batch: 3, time: 8))
+        model.initialize(seed: 4)
+        var random = TestRandom(seed: 4)
+        let stream = random.tokens(45, below: 11)  // 44 targets: 5 windows of 8 and one of 4
+        var ranges: [Range<Int>] = []
+        let scores = try TextEvaluation.score(count: stream.count, read: { ranges.append($0); return Array(stream[$0]) },
+                                              model: model, window: 8, parallelism: .serial)
+        XCTAssertEqual(scores.windows, 6)
+        XCTAssertEqual(scores.scored, 44)
+        XCTAssertEqual(ranges, [0 ..< 25, 24 ..< 41, 40 ..< 45], "batches of 3 and 2 full windows, then the short one")
+        var reference = 0.0
+        for start in stride(from: 0, to: 44, by: 8) {
+            let length = min(8, 44 - start)
+            reference += model.forward(tokens: Array(stream[start ..< start + length]),
+                                       targets: Array(stream[start + 1 ..< start + 1 + length]), batch: 1, time: length,
+                                       parallelism: .serial)!.sum
+        }
+        XCTAssertEqual(scores.sum, reference, accuracy: 1e-4 * abs(reference))
+    }
 }
