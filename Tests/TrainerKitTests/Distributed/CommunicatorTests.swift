@@ -34,6 +34,14 @@ final class CommunicatorTests: XCTestCase {
         XCTAssertEqual(try world.broadcast("from \(r)", root: W - 1), "from \(W - 1)")
         XCTAssertEqual(try world.allgather(UInt64(42 + r)), (0 ..< W).map { UInt64(42 + $0) })
         XCTAssertEqual(try world.localSize(), W, "all ranks of the test run on one machine")
+        // Gather: each rank's bytes (of a different length per rank) in rank order, on rank 0 only.
+        func bytes(_ rank: Int) -> [UInt8] { Array("rank \(rank): ü".utf8) + [UInt8](repeating: UInt8(rank), count: rank) }
+        XCTAssertEqual(try world.gather(bytes(r)), r == 0 ? (0 ..< W).map(bytes) : [])
+        // The clock offset to rank 0: the ranks share this machine's clock, so the true offset is 0,
+        // which must lie within the measured bound.
+        let clock = try ClockOffset.measure(communicator: world)
+        XCTAssertLessThanOrEqual(clock.offset.magnitude, clock.error, "offset \(clock.offset) ns, bound \(clock.error) ns")
+        if r == 0 { XCTAssertEqual(clock.offset, 0) }
         try world.barrier()
     }
 
