@@ -59,10 +59,16 @@ final class CommunicatorTests: XCTestCase {
         for i in 0 ..< offset { values[i] = Int64(i * 3 - 1000) * Int64(r + 1) }
         let allreduce = BucketedAllreduce(tensors: tensors, buffer: .int64(values), communicator: world, bucketElements: 500)
         XCTAssertGreaterThan(allreduce.bucketCount, 2)
+        // With a trace window open, each bucket's all-reduce is recorded once, with its bytes.
+        Timeline.start(capacity: 16)
         allreduce.begin()
         allreduce.tensorsReady(from: 5)
         allreduce.tensorsReady(from: 3)
         try allreduce.finish()
+        let events = Timeline.stop()
         for i in 0 ..< offset { XCTAssertEqual(values[i], Int64(i * 3 - 1000) * Int64(triangle), "element \(i)") }
+        XCTAssertEqual(events.map(\.index).sorted(), (0 ..< allreduce.bucketCount).map(Int32.init))
+        XCTAssertEqual(events.map(\.bytes).reduce(0, +), Int64(offset * MemoryLayout<Int64>.size))
+        XCTAssertTrue(events.allSatisfy { $0.span == .bucket && $0.start <= $0.end })
     }
 }
