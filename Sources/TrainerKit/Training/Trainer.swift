@@ -60,6 +60,10 @@ public final class Trainer {
 
     public var checkpointPath: String { config.runDirectory + "/ckpt.h5" }
 
+    /// A generous bound on the trace events of one step: the step's own spans, three per
+    /// micro-batch and one per bucket, for up to three attempts (`StepGradients.accumulate`).
+    var eventsPerTracedStep: Int { 16 + 3 * (6 + 3 * microBatches + gradients.allreduce.bucketCount) }
+
     /// - Parameters:
     ///   - resume: continue from run_dir/ckpt.h5 (which must exist).
     ///   - overwrite: start over even if run_dir/ckpt.h5 exists (otherwise that is refused).
@@ -270,7 +274,10 @@ public final class Trainer {
         log("\(BLASKernel.summary); precision \(precision.rawValue)"
             + (config.precision == .auto ? " (auto)" : "") + "; MFU against the \(machine.description) per rank")
         var lastEvaluated = -1
+        let trace = config.trace ? TraceSession(config: config, startStep: startStep, eventsPerStep: eventsPerTracedStep,
+                                                communicator: communicator, log: log) : nil
         while step < maxSteps {
+            try trace?.stepBegins(step)
             let stepSpan = Timeline.begin(.step)
             // Every rank checks in (the watchdog's deadline); a stop signal on any rank stops all
             // here, at the same step, with a checkpoint.
@@ -279,6 +286,7 @@ public final class Trainer {
                 log("step \(step): \(StopSignal.name(signal)) received; writing a checkpoint and stopping (a second signal exits at once)")
                 try saveCheckpoint()
                 Timeline.end(stepSpan)
+                try trace?.finish()
                 try communicator.barrier()
                 return Summary(steps: step - startStep, finalTrainLoss: metrics.last("train_loss")?.value,
                                finalValidationLoss: metrics.last("val_loss")?.value,
@@ -320,8 +328,11 @@ public final class Trainer {
             Timeline.end(stepSpan)
             step += 1
         }
+        // The final evaluation and checkpoint are traced when the window is still open.
+        try trace?.stepBegins(step)
         if lastEvaluated != step { try evaluateAndLog() }
         try saveCheckpoint()
+        try trace?.finish()
         try communicator.barrier()
         return Summary(steps: step - startStep, finalTrainLoss: metrics.last("train_loss")?.value,
                        finalValidationLoss: metrics.last("val_loss")?.value, seconds: Date().timeIntervalSince(started),

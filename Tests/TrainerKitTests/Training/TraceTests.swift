@@ -3,7 +3,7 @@ import XCTest
 import TrainerKit
 
 /// The per-rank timeline (`trace: true`): the Chrome trace-event writer and merger, the clock
-/// alignment, the overlap measure.
+/// alignment, the overlap measure, and a traced run in one process.
 final class TraceTests: XCTestCase {
     typealias Event = Timeline.Event
 
@@ -150,5 +150,73 @@ final class TraceTests: XCTestCase {
         XCTAssertEqual(events.first?.index, 3)
         Timeline.end(Timeline.begin(.forward))
         XCTAssertEqual(Timeline.stop(), [])
+    }
+
+    /// A traced run in one process: trace.json holds the window's steps (with the evaluation and
+    /// the checkpoint write of its last step), nested as the trainer runs them, and the model is
+    /// bit-identical to the same run without the trace.
+    func testTracedRunWritesTheWindowAndTrainsTheSame() throws {
+        let directory = try makeTemporaryDirectory("trace")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let corpus = try String(contentsOfFile: try BuiltinCorpus.shakespearePath, encoding: .utf8)
+        try String(corpus.prefix(20_000)).write(toFile: directory + "/corpus.txt", atomically: true, encoding: .utf8)
+        _ = try Prepare.prepareLanguageModel(inputs: [directory + "/corpus.txt"], output: directory + "/data.h5")
+        func train(_ name: String, trace: Bool) throws -> [String] {
+            let config = try ConfigLoader.load(path: nil, overrides: [
+                "model.layers=1", "model.heads=2", "model.channels=16", "model.dropout=0.1",
+                "data.dataset=\(directory)/data.h5", "data.batch_size=4", "data.micro_batch_size=2", "data.block_size=16",
+                "schedule.max_steps=6", "eval.interval=4", "eval.batches=2", "checkpoint.interval=4",
+                "run_dir=\(directory)/\(name)", "threads=1", "trace=\(trace)", "trace_skip_steps=2", "trace_steps=3",
+            ])
+            var lines: [String] = []
+            let task = try GPTTask(config: config, dataset: TokenDataset(path: config.data.dataset))
+            let trainer = try Trainer(config: config, task: task, communicator: .world, threads: 1, resume: false,
+                                      log: { lines.append($0) })
+            _ = try trainer.run()
+            return lines
+        }
+        let lines = try train("traced", trace: true)
+        _ = try train("plain", trace: false)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/plain/trace.json"))
+        XCTAssertEqual(lines.filter { $0.hasPrefix("trace: ") },
+                       ["trace: \(directory)/traced/trace.json, steps 2–4, 1 rank (clocks aligned within 0.0 µs); one rank: nothing to all-reduce"])
+        // The trace is written when the window closes, before the run goes on.
+        XCTAssertEqual(lines.firstIndex { $0.hasPrefix("trace: ") }.map { lines[$0 + 1].hasPrefix("step 5:") }, true, "\(lines)")
+
+        let events = try parse(String(contentsOfFile: directory + "/traced/trace.json", encoding: .utf8))
+            .filter { $0["ph"] as? String == "X" }
+        func spans(_ name: String) -> [(step: Int, start: Double, end: Double)] {
+            events.filter { $0["name"] as? String == name }.map {
+                let ts = $0["ts"] as! Double
+                return (($0["args"] as! [String: Any])["step"] as! Int, ts, ts + ($0["dur"] as! Double))
+            }
+        }
+        XCTAssertEqual(spans("step 2").count + spans("step 3").count + spans("step 4").count, 3)
+        XCTAssertTrue(spans("step 1").isEmpty && spans("step 5").isEmpty)
+        XCTAssertEqual(spans("evaluation").map(\.step), [4])
+        XCTAssertEqual(spans("checkpoint write").map(\.step), [4])
+        XCTAssertEqual(spans("optimizer").map(\.step), [2, 3, 4])
+        for step in 2 ... 4 {
+            let whole = try XCTUnwrap(spans("step \(step)").first)
+            for microBatch in 0 ... 1 {
+                let forward = try XCTUnwrap(spans("forward \(microBatch)").first { $0.step == step })
+                let backward = try XCTUnwrap(spans("backward \(microBatch)").first { $0.step == step })
+                let outer = try XCTUnwrap(spans("micro-batch \(microBatch)").first { $0.step == step })
+                XCTAssertTrue(outer.start <= forward.start && forward.end <= backward.start && backward.end <= outer.end)
+                XCTAssertTrue(whole.start <= outer.start && outer.end <= whole.end)
+            }
+            let bucket = try XCTUnwrap(spans("all-reduce bucket 0").first { $0.step == step })
+            XCTAssertTrue(whole.start <= bucket.start && bucket.end <= whole.end)
+        }
+
+        func model(_ name: String) throws -> [String: [UInt32]] {
+            let group = try HDF5File(path: directory + "/\(name)/ckpt.h5", mode: .readOnly).group("model")
+            var tensors: [String: [UInt32]] = [:]
+            for path in try group.datasetPaths() { tensors[path] = try group.read(path, as: Float.self).map(\.bitPattern) }
+            return tensors
+        }
+        let traced = try model("traced"), plain = try model("plain")
+        XCTAssertGreaterThan(traced.count, 5)
+        XCTAssertEqual(traced, plain, "/model differs with the trace on")
     }
 }
