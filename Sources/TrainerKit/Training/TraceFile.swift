@@ -129,6 +129,11 @@ extension TraceFile {
         var line = String(format: "trace: %@, steps %@, %d rank%@ (clocks aligned within %.1f µs)", path, steps, ranks,
                           ranks == 1 ? "" : "s", alignment / 1000)
         guard ranks > 1 else { return line + "; one rank: nothing to all-reduce" }
+        guard total.backward > 0 else {
+            // The translator does not mark its forward and backward passes (only its micro-batches).
+            return line + String(format: "; bucket all-reduce in flight %.2f ms/step, waiting on it after the micro-batches %.2f ms/step (this model's backward passes are not marked)",
+                                 ms(total.inFlight), ms(total.exposedWait))
+        }
         line += String(format: "; bucket all-reduce in flight %.2f ms/step, %.0f%% of it during the backward (%.2f ms/step), ",
                        ms(total.inFlight), share(total.inFlightDuringBackward, total.inFlight), ms(total.inFlightDuringBackward))
         line += String(format: "covering %.0f%% of the last micro-batch's backward (%.2f ms/step) and %.0f%% of all backward time; ",

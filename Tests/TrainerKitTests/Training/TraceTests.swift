@@ -133,6 +133,11 @@ final class TraceTests: XCTestCase {
         XCTAssertEqual(line, "trace: run/trace.json, steps 10–11, 2 ranks (clocks aligned within 1.5 µs); bucket all-reduce in flight "
             + "5.00 ms/step, 60% of it during the backward (3.00 ms/step), covering 75% of the last micro-batch's backward "
             + "(4.00 ms/step) and 38% of all backward time; waiting on it after the micro-batches 1.00 ms/step")
+        // A model whose backward passes are not marked (the translator): no share is claimed.
+        let unmarked = TraceFile.Overlap(values: [2, 0.010, 0, 0, 0, 0.002])
+        XCTAssertEqual(TraceFile.summary(path: "t.json", steps: "0–1", ranks: 4, alignment: 0, overlap: unmarked),
+                       "trace: t.json, steps 0–1, 4 ranks (clocks aligned within 0.0 µs); bucket all-reduce in flight 5.00 ms/step, "
+                           + "waiting on it after the micro-batches 1.00 ms/step (this model's backward passes are not marked)")
     }
 
     func testOffRecordsNothing() {
