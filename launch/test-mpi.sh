@@ -215,5 +215,57 @@ else
   fail "stopped rank: exit $status after $seconds s: $(grep -m1 'error' wd.log)"
 fi
 
+# 16. trace: 2 ranks with --trace write one Chrome trace-event file for steps 2-5 (both ranks' tracks;
+#     each micro-batch's forward before its backward; every bucket's all-reduce inside its step and
+#     never ending on one rank before it started on the other, which checks the clock alignment; the
+#     evaluation and the checkpoint write of step 4), print the summary line, and train bit-identically
+#     to the untraced 2-rank run of section 1.
+run 2 tr 12 --trace --set trace_skip_steps=2 --set trace_steps=4 --set checkpoint.interval=4
+cat > check_trace.py <<'PY'
+import json, sys
+trace = json.load(open(sys.argv[1]))
+assert trace["displayTimeUnit"] == "ms", "displayTimeUnit"
+events = trace["traceEvents"]
+names = {e["pid"]: e["args"]["name"] for e in events if e["name"] == "process_name"}
+assert names == {0: "rank 0", 1: "rank 1"}, names
+spans = [e for e in events if e["ph"] == "X"]
+def find(pid, name, step):
+    found = [e for e in spans if e["pid"] == pid and e["name"] == name and e["args"].get("step") == step]
+    assert len(found) == 1, (pid, name, step, len(found))
+    return found[0]["ts"], found[0]["ts"] + found[0]["dur"]
+buckets = {}
+for pid in (0, 1):
+    starts = [e["ts"] for e in spans if e["pid"] == pid]
+    assert starts == sorted(starts), "rank %d: ts not monotone" % pid
+    steps = sorted(e["name"] for e in spans if e["pid"] == pid and e["name"].startswith("step "))
+    assert steps == ["step %d" % s for s in range(2, 6)], steps
+    for step in range(2, 6):
+        begin, end = find(pid, "step %d" % step, step)
+        for k in ((0, 1) if pid == 0 else (2, 3)):
+            forward, backward = find(pid, "forward %d" % k, step), find(pid, "backward %d" % k, step)
+            assert forward[1] <= backward[0], ("forward after backward", pid, step, k)
+            outer = find(pid, "micro-batch %d" % k, step)
+            assert begin <= outer[0] <= forward[0] and backward[1] <= outer[1] <= end, ("nesting", pid, step, k)
+        mine = [e for e in spans if e["pid"] == pid and e["tid"] >= 1 and e["args"]["step"] == step]
+        assert mine, ("no bucket all-reduce", pid, step)
+        for e in mine:
+            assert e["name"] == "all-reduce bucket %d" % e["args"]["bucket"] and e["tid"] == 1 + e["args"]["bucket"], e
+            assert e["args"]["bytes"] > 0 and begin <= e["ts"] and e["ts"] + e["dur"] <= end, ("bucket outside its step", pid, e)
+            buckets[(pid, step, e["args"]["bucket"])] = (e["ts"], e["ts"] + e["dur"])
+    find(pid, "evaluation", 4)
+assert [e["pid"] for e in spans if e["name"] == "checkpoint write"] == [0], "one checkpoint write, on rank 0"
+find(0, "checkpoint write", 4)
+for (pid, step, bucket), (start, end) in buckets.items():
+    other = buckets[(1 - pid, step, bucket)]
+    assert end >= other[0] - 50, ("an all-reduce ended on rank %d before rank %d started it" % (pid, 1 - pid), step, bucket)
+print("%d spans, %d bucket all-reduces" % (len(spans), len(buckets)))
+PY
+if same_model w2 tr && grep -q "^trace: tr/trace.json, steps 2–5, 2 ranks (clocks aligned within .*all-reduce in flight" tr.log \
+   && python3 check_trace.py tr/trace.json > tr.check 2>&1; then
+  pass "trace: 2 ranks write one Chrome trace ($(cat tr.check)); /model identical to the untraced run"
+else
+  fail "trace: $(tail -2 tr.check 2>/dev/null) $(grep -m1 '^trace:' tr.log) $(same_model w2 tr || echo '/model differs from the untraced run')"
+fi
+
 if [ $failures -ne 0 ]; then echo "test-mpi: $failures failure(s)"; exit 1; fi
 echo "test-mpi: all passed"

@@ -14,6 +14,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Start over even if run_dir/ckpt.h5 exists (it is replaced at the first checkpoint).")
     var overwrite = false
 
+    @Flag(help: "Write run_dir/trace.json: a per-rank timeline of steps trace_skip_steps ..< + trace_steps (Perfetto, chrome://tracing; sets trace).")
+    var trace = false
+
     @Option(help: "Characters of sample text to print at the end (0: none).")
     var sample = 300
 
@@ -24,7 +27,8 @@ struct Train: ParsableCommand {
     func run() throws {
         do {
             try guarded(true) {
-                try Commands.train(configPath: configuration.config, overrides: configuration.overrides, resume: resume,
+                try Commands.train(configPath: configuration.config,
+                                   overrides: configuration.overrides + (trace ? ["trace=true"] : []), resume: resume,
                                    overwrite: overwrite, sampleTokens: sample)
             }
         } catch let stopped as Commands.Stopped {

@@ -42,6 +42,14 @@ public struct RunConfig: Codable, Sendable, Equatable {
     /// Number format of the matrix products: `fp32`, `bf16` (bf16 inputs, fp32 accumulation; needs
     /// avx512_bf16) or `auto` (bf16 where the CPU has native bf16 products).
     public var precision = PrecisionChoice.fp32
+    /// Write a per-rank timeline of a window of steps to `run_dir/trace.json` (Chrome trace-event
+    /// JSON for Perfetto or chrome://tracing; README "Reading a trace"); `trainer train --trace`.
+    public var trace = false
+    /// Steps run before the trace window opens, counted from the step the run starts at (0, or the
+    /// step resumed): the first steps pay for first-touch page faults and cold caches.
+    public var traceSkipSteps = 10
+    /// Steps in the trace window.
+    public var traceSteps = 10
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, data, optimizer, schedule, eval, checkpoint, seed
@@ -53,6 +61,9 @@ public struct RunConfig: Codable, Sendable, Equatable {
         case logInterval = "log_interval"
         case blasKernel = "blas_kernel"
         case precision
+        case trace
+        case traceSkipSteps = "trace_skip_steps"
+        case traceSteps = "trace_steps"
     }
 
     /// The default configuration.
@@ -140,6 +151,10 @@ extension RunConfig {
         try require(watchdogSeconds >= 0 && watchdogSeconds.isFinite,
                     "watchdog_seconds (\(watchdogSeconds)) must be positive, or 0 for automatic")
         try require(syncCheckInterval >= 0, "sync_check_interval (\(syncCheckInterval)) must be positive, or 0 for no check")
+        try require(traceSkipSteps >= 0, "trace_skip_steps (\(traceSkipSteps)) must be 0 or positive")
+        try require((1 ... 10_000).contains(traceSteps), "trace_steps (\(traceSteps)) must be in 1 ... 10,000")
+        try require(!trace || traceSkipSteps < schedule.maxSteps,
+                    "trace_skip_steps (\(traceSkipSteps)) must be below schedule.max_steps (\(schedule.maxSteps)), or the trace window never opens")
         do { _ = try BLASKernel.Choice(blasKernel) } catch let error as TrainerError { throw TrainerError("config: " + error.message) }
     }
 

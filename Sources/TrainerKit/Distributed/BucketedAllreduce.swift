@@ -28,6 +28,11 @@ public final class BucketedAllreduce {
     public var bucketCount: Int { buckets.count }
     private var started: [Communicator.Request?]
     private var readyFrom: Int  // tensors readyFrom..<count are final
+    /// When each bucket's all-reduce started (`Timeline.now()`), while a trace window is open and
+    /// its completion has not been seen yet; 0 otherwise.
+    private var startedAt: [UInt64]
+    /// Bytes of each bucket.
+    private let bucketBytes: [Int]
     /// Seconds spent in MPI calls (starting, progressing and waiting) since `begin`.
     public private(set) var communicationSeconds = 0.0
 
@@ -46,6 +51,14 @@ public final class BucketedAllreduce {
             }
         }
         self.buckets = buckets
+        let elementBytes: Int
+        switch buffer {
+        case .int64: elementBytes = MemoryLayout<Int64>.size
+        case .float: elementBytes = MemoryLayout<Float>.size
+        }
+        bucketBytes = buckets.map { tensors[$0.lowerBound].lowerBound ..< tensors[$0.upperBound - 1].upperBound }
+            .map { $0.count * elementBytes }
+        startedAt = buckets.map { _ in 0 }
         started = buckets.map { _ in nil }
         readyFrom = tensors.count
     }
@@ -55,12 +68,18 @@ public final class BucketedAllreduce {
         started = buckets.map { _ in nil }
         readyFrom = tensors.count
         communicationSeconds = 0
+        for b in startedAt.indices { startedAt[b] = 0 }
     }
 
     /// Tensors `tensor..<count` now hold their final local values: starts every bucket they
     /// complete, and lets MPI progress the buckets in flight (Open MPI progresses non-blocking
     /// collectives only inside MPI calls).
     public func tensorsReady(from tensor: Int) {
+        startReady(from: tensor, afterMicroBatches: false)
+    }
+
+    /// `tensorsReady`; `afterMicroBatches` tells the trace where a completion is seen.
+    private func startReady(from tensor: Int, afterMicroBatches: Bool) {
         let region = StepProfile.begin("all-reduce")
         defer { StepProfile.end(region) }
         let start = DispatchTime.now().uptimeNanoseconds
@@ -80,17 +99,34 @@ public final class BucketedAllreduce {
             } catch {
                 communicator.abort("\(error)")
             }
+            if Timeline.isRecording { startedAt[b] = Timeline.now() }
         }
-        for request in started.compactMap({ $0 }) { _ = try? request.test() }
+        for b in started.indices {
+            if let request = started[b], (try? request.test()) == true { completionSeen(b, atWait: afterMicroBatches) }
+        }
+    }
+
+    /// Records bucket `b`'s span in the trace the first time its completion is seen (only while a
+    /// trace window is open: `startedAt[b]` is 0 otherwise).
+    @inline(__always)
+    private func completionSeen(_ b: Int, atWait: Bool) {
+        guard startedAt[b] != 0 else { return }
+        Timeline.record(Timeline.Event(span: .bucket, start: startedAt[b], end: Timeline.now(), step: Timeline.step, index: b,
+                                       bytes: bucketBytes[b], completionSeenAtWait: atWait))
+        startedAt[b] = 0
     }
 
     /// Starts whatever is left and waits for every bucket: the buffer then holds the sum over ranks.
     public func finish() throws {
         let region = StepProfile.begin("all-reduce")
         defer { StepProfile.end(region) }
-        tensorsReady(from: 0)
+        startReady(from: 0, afterMicroBatches: true)
         let start = DispatchTime.now().uptimeNanoseconds
         defer { communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-        for request in started.compactMap({ $0 }) { try request.wait() }
+        for b in started.indices {
+            guard let request = started[b] else { continue }
+            try request.wait()
+            completionSeen(b, atWait: true)
+        }
     }
 }

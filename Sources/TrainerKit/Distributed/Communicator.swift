@@ -263,6 +263,31 @@ public final class Communicator: @unchecked Sendable {
         return all
     }
 
+    /// Every rank's `bytes`, in rank order, on `root` (`MPI_Gatherv`); the other ranks get [].
+    /// - Throws: when the total exceeds what one MPI call can count (2 GiB).
+    public func gather(_ bytes: [UInt8], root: Int = 0) throws -> [[UInt8]] {
+        guard size > 1 else { return [bytes] }
+        let counts = try allgather(UInt64(bytes.count)).map(Int.init)
+        let total = counts.reduce(0, +)
+        guard total < Int(Int32.max) else {
+            throw TrainerError("gather: \(total) bytes over \(size) ranks is more than one MPI call takes (2 GiB)")
+        }
+        var offsets = [Int32](repeating: 0, count: size)
+        for r in 1 ..< size { offsets[r] = offsets[r - 1] + Int32(counts[r - 1]) }
+        let counts32 = counts.map { Int32($0) }
+        var received = [UInt8](repeating: 0, count: rank == root ? Swift.max(total, 1) : 1)
+        var request: MPI_Request?
+        try bytes.withUnsafeBufferPointer { send in
+            try received.withUnsafeMutableBufferPointer { receive in
+                try check(MPI_Igatherv(send.baseAddress, Int32(bytes.count), shim_byte(), receive.baseAddress, counts32, offsets,
+                                       shim_byte(), Int32(root), comm, &request), "MPI_Igatherv")
+                try complete(&request, "MPI_Gatherv")
+            }
+        }
+        guard rank == root else { return [] }
+        return (0 ..< size).map { r in Array(received[Int(offsets[r]) ..< Int(offsets[r]) + counts[r]]) }
+    }
+
     /// Waits until every rank arrives.
     public func barrier() throws {
         if watchdog == nil {

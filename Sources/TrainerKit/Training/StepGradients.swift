@@ -94,8 +94,10 @@ public final class StepGradients {
                 let last = index == microBatches.last
                 // The last local micro-batch reports finished tensors so that their buckets start early.
                 let report = overlap && last
+                let span = Timeline.begin(.microBatch, index: index)
                 try runMicroBatch(index, report ? gradientsReady : nil)
                 microBatchDone(reportedWhileRunning: report, last: last)
+                Timeline.end(span)
             }
             try waitForSlowestRank(step: step)
             let overflowed = try reduce()
@@ -143,6 +145,8 @@ public final class StepGradients {
 
     /// Applies `optimizer` to the parameters with the step's gradient, which it clears as it reads it.
     public func update(_ optimizer: AdamW, lr: Double) {
+        let span = Timeline.begin(.optimizer)
+        defer { Timeline.end(span) }
         optimizer.update(parameters, lr: Float(lr), parallelism: parallelism, clearGradients: true)
         gradientsAreClear = true
     }
@@ -189,6 +193,8 @@ public final class StepGradients {
     private func waitForSlowestRank(step: Int) throws {
         let region = StepProfile.begin("wait for the slowest rank")
         defer { StepProfile.end(region) }
+        let span = Timeline.begin(.waitForSlowestRank)
+        defer { Timeline.end(span) }
         guard communicator.size > 1 else { waitSeconds = 0; return }
         let start = DispatchTime.now().uptimeNanoseconds
         _ = try watchdog.checkIn(0, at: "step \(step), end of the micro-batches")
@@ -200,6 +206,8 @@ public final class StepGradients {
     private func reduce() throws -> Bool {
         let region = StepProfile.begin("all-reduce")
         defer { StepProfile.end(region) }
+        let span = Timeline.begin(.allreduceWait)
+        defer { Timeline.end(span) }
         try allreduce.finish()
         guard mode == .exact else { return false }
         var agreed = sum.maxima.map { Double($0) } + [sum.overflowed ? 1 : 0]

@@ -60,6 +60,10 @@ public final class Trainer {
 
     public var checkpointPath: String { config.runDirectory + "/ckpt.h5" }
 
+    /// A generous bound on the trace events of one step: the step's own spans, three per
+    /// micro-batch and one per bucket, for up to three attempts (`StepGradients.accumulate`).
+    var eventsPerTracedStep: Int { 16 + 3 * (6 + 3 * microBatches + gradients.allreduce.bucketCount) }
+
     /// - Parameters:
     ///   - resume: continue from run_dir/ckpt.h5 (which must exist).
     ///   - overwrite: start over even if run_dir/ckpt.h5 exists (otherwise that is refused).
@@ -201,12 +205,16 @@ public final class Trainer {
             inputTokens[index] = Double(task.lastMicroBatchTokens)
             flops[index] = task.lastMicroBatchFLOPs
         }
+        let totals = Timeline.begin(.totals)
         lastStepTokens = try exactTotal(inputTokens)
         lastStepFLOPs = try exactTotal(flops)
         let tokens = try exactTotal(tokenCounts)
         let loss = try exactTotal(lossSums) / tokens
+        Timeline.end(totals)
+        let finishing = Timeline.begin(.gradientFinish)
         let norm = gradients.finish(tokens: tokens)
         gradients.clip(maxNorm: config.optimizer.gradClip, norm: norm)
+        Timeline.end(finishing)
         tokensSeen += Int(tokens)
         return (loss, norm)
     }
@@ -218,6 +226,8 @@ public final class Trainer {
 
     /// Evaluates both splits (and the task's extra metrics), logs and records them.
     func evaluateAndLog() throws {
+        let span = Timeline.begin(.evaluation)
+        defer { Timeline.end(span) }
         let train = try evaluate(.train), val = try evaluate(.val)
         var line = String(format: "step %d: train loss %.6f, val loss %.6f", step, train, val)
         metrics.record("train_loss", step: step, value: train)
@@ -235,6 +245,8 @@ public final class Trainer {
     /// Writes run_dir/ckpt.h5 (rank 0), keeping up to `checkpoint.keep` older ones as ckpt-<step>.h5.
     func saveCheckpoint() throws {
         guard communicator.isRoot else { return }
+        let span = Timeline.begin(.checkpoint)
+        defer { Timeline.end(span) }
         try Checkpoint.archivePrevious(of: checkpointPath, beforeWritingStep: step, keep: config.checkpoint.keep)
         let header = Checkpoint.Header(modelKind: task.modelKind, step: step, tokensSeen: tokensSeen, seed: config.seed,
                                        config: configText)
@@ -262,13 +274,19 @@ public final class Trainer {
         log("\(BLASKernel.summary); precision \(precision.rawValue)"
             + (config.precision == .auto ? " (auto)" : "") + "; MFU against the \(machine.description) per rank")
         var lastEvaluated = -1
+        let trace = config.trace ? TraceSession(config: config, startStep: startStep, eventsPerStep: eventsPerTracedStep,
+                                                communicator: communicator, log: log) : nil
         while step < maxSteps {
+            try trace?.stepBegins(step)
+            let stepSpan = Timeline.begin(.step)
             // Every rank checks in (the watchdog's deadline); a stop signal on any rank stops all
             // here, at the same step, with a checkpoint.
             let signal = Int32(try watchdog.checkIn(Int64(StopSignal.received ?? 0), at: "step \(step), start"))
             if signal > 0 {
                 log("step \(step): \(StopSignal.name(signal)) received; writing a checkpoint and stopping (a second signal exits at once)")
                 try saveCheckpoint()
+                Timeline.end(stepSpan)
+                try trace?.finish()
                 try communicator.barrier()
                 return Summary(steps: step - startStep, finalTrainLoss: metrics.last("train_loss")?.value,
                                finalValidationLoss: metrics.last("val_loss")?.value,
@@ -282,7 +300,9 @@ public final class Trainer {
                 try saveCheckpoint()
             }
             if config.syncCheckInterval > 0 && step % config.syncCheckInterval == 0 {
+                let span = Timeline.begin(.parameterCheck)
                 try Consistency.requireSameParameters(task.parameters.values, step: step, communicator: communicator)
+                Timeline.end(span)
             }
             let lr = schedule.rate(at: step)
             let stepStart = DispatchTime.now().uptimeNanoseconds
@@ -305,10 +325,14 @@ public final class Trainer {
             appendMetrics([("step", step), ("loss", loss), ("lr", lr), ("grad_norm", norm), ("ms", seconds * 1e3),
                            ("tokens_per_s", tokens / seconds), ("mfu", mfu), ("wait_ms", lastWaitSeconds * 1e3),
                            ("allreduce_ms", lastCommunicationSeconds * 1e3)])
+            Timeline.end(stepSpan)
             step += 1
         }
+        // The final evaluation and checkpoint are traced when the window is still open.
+        try trace?.stepBegins(step)
         if lastEvaluated != step { try evaluateAndLog() }
         try saveCheckpoint()
+        try trace?.finish()
         try communicator.barrier()
         return Summary(steps: step - startStep, finalTrainLoss: metrics.last("train_loss")?.value,
                        finalValidationLoss: metrics.last("val_loss")?.value, seconds: Date().timeIntervalSince(started),

@@ -46,6 +46,18 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try ConfigLoader.load(path: path), RunConfig())
     }
 
+    /// `trace: true` (the spelling), `--set trace=true` (what `--trace` adds) and the window keys.
+    func testTraceKeys() throws {
+        let config = try load("trace: true\ntrace_skip_steps: 3\n", ["trace_steps=4"])
+        XCTAssertTrue(config.trace)
+        XCTAssertEqual(config.traceSkipSteps, 3)
+        XCTAssertEqual(config.traceSteps, 4)
+        XCTAssertTrue(try load("", ["trace=true"]).trace)
+        XCTAssertFalse(RunConfig().trace)
+        XCTAssertEqual(message { try self.load("trace: sometimes\n") }, "config run.yaml: trace: expected true or false, found 'sometimes'")
+        XCTAssertEqual(message { try self.load("", ["trace_steps=0"]) }, "config: trace_steps (0) must be in 1 ... 10,000")
+    }
+
     func testDefaults() throws {
         let config = try ConfigLoader.load(path: nil, overrides: [])
         XCTAssertEqual(config, RunConfig())
@@ -229,7 +241,7 @@ final class ConfigTests: XCTestCase {
                            + "norm_epsilon, label_smoothing)")
         XCTAssertEqual(message { try self.load("learning_rate_schedule: {}\n") },
                        "config run.yaml: unknown key 'learning_rate_schedule' (valid keys: model, data, optimizer, "
-                           + "schedule, eval, checkpoint, seed, run_dir, threads, reduction, overlap_reduction, sync_check_interval, watchdog_seconds, log_interval, blas_kernel, precision)")
+                           + "schedule, eval, checkpoint, seed, run_dir, threads, reduction, overlap_reduction, sync_check_interval, watchdog_seconds, log_interval, blas_kernel, precision, trace, trace_skip_steps, trace_steps)")
     }
 
     func testScalarWhereAMappingIsExpected() {
@@ -239,7 +251,7 @@ final class ConfigTests: XCTestCase {
                        "config run.yaml: eval: expected a mapping of keys (interval, batches, beam, length_penalty), found a list")
         XCTAssertEqual(message { try self.load("just text\n") },
                        "config run.yaml: expected a mapping of keys (model, data, optimizer, schedule, eval, "
-                           + "checkpoint, seed, run_dir, threads, reduction, overlap_reduction, sync_check_interval, watchdog_seconds, log_interval, blas_kernel, precision) at the top level, "
+                           + "checkpoint, seed, run_dir, threads, reduction, overlap_reduction, sync_check_interval, watchdog_seconds, log_interval, blas_kernel, precision, trace, trace_skip_steps, trace_steps) at the top level, "
                            + "found 'just text'")
         XCTAssertEqual(message { try self.load("optimizer:\n  lr: {value: 1}\n") },
                        "config run.yaml: optimizer.lr: expected a single value, found a mapping")
@@ -318,6 +330,10 @@ final class ConfigTests: XCTestCase {
             ("run_dir is empty; give the directory for checkpoints and logs", { $0.runDirectory = "" }),
             ("threads (-2) must be positive, or 0 for cores / ranks", { $0.threads = -2 }),
             ("log_interval (0) must be positive", { $0.logInterval = 0 }),
+            ("trace_skip_steps (-1) must be 0 or positive", { $0.traceSkipSteps = -1 }),
+            ("trace_steps (0) must be in 1 ... 10,000", { $0.traceSteps = 0 }),
+            ("trace_skip_steps (2000) must be below schedule.max_steps (2000), or the trace window never opens",
+             { $0.trace = true; $0.traceSkipSteps = 2000 }),
         ]
         for (expected, change) in cases {
             var config = RunConfig()
@@ -333,6 +349,10 @@ final class ConfigTests: XCTestCase {
         config.schedule.minLR = config.optimizer.lr
         config.eval.interval = 0
         config.checkpoint.interval = 0
+        config.traceSkipSteps = 5000  // allowed while the trace is off
+        XCTAssertNoThrow(try config.validate())
+        config.trace = true
+        config.traceSkipSteps = config.schedule.maxSteps - 1
         XCTAssertNoThrow(try config.validate())
 
         // load validates.

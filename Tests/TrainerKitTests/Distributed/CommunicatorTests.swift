@@ -34,6 +34,14 @@ final class CommunicatorTests: XCTestCase {
         XCTAssertEqual(try world.broadcast("from \(r)", root: W - 1), "from \(W - 1)")
         XCTAssertEqual(try world.allgather(UInt64(42 + r)), (0 ..< W).map { UInt64(42 + $0) })
         XCTAssertEqual(try world.localSize(), W, "all ranks of the test run on one machine")
+        // Gather: each rank's bytes (of a different length per rank) in rank order, on rank 0 only.
+        func bytes(_ rank: Int) -> [UInt8] { Array("rank \(rank): ü".utf8) + [UInt8](repeating: UInt8(rank), count: rank) }
+        XCTAssertEqual(try world.gather(bytes(r)), r == 0 ? (0 ..< W).map(bytes) : [])
+        // The clock offset to rank 0: the ranks share this machine's clock, so the true offset is 0,
+        // which must lie within the measured bound.
+        let clock = try ClockOffset.measure(communicator: world)
+        XCTAssertLessThanOrEqual(clock.offset.magnitude, clock.error, "offset \(clock.offset) ns, bound \(clock.error) ns")
+        if r == 0 { XCTAssertEqual(clock.offset, 0) }
         try world.barrier()
     }
 
@@ -51,10 +59,16 @@ final class CommunicatorTests: XCTestCase {
         for i in 0 ..< offset { values[i] = Int64(i * 3 - 1000) * Int64(r + 1) }
         let allreduce = BucketedAllreduce(tensors: tensors, buffer: .int64(values), communicator: world, bucketElements: 500)
         XCTAssertGreaterThan(allreduce.bucketCount, 2)
+        // With a trace window open, each bucket's all-reduce is recorded once, with its bytes.
+        Timeline.start(capacity: 16)
         allreduce.begin()
         allreduce.tensorsReady(from: 5)
         allreduce.tensorsReady(from: 3)
         try allreduce.finish()
+        let events = Timeline.stop()
         for i in 0 ..< offset { XCTAssertEqual(values[i], Int64(i * 3 - 1000) * Int64(triangle), "element \(i)") }
+        XCTAssertEqual(events.map(\.index).sorted(), (0 ..< allreduce.bucketCount).map(Int32.init))
+        XCTAssertEqual(events.map(\.bytes).reduce(0, +), Int64(offset * MemoryLayout<Int64>.size))
+        XCTAssertTrue(events.allSatisfy { $0.span == .bucket && $0.start <= $0.end })
     }
 }

@@ -53,9 +53,13 @@ public final class GPTTask: TrainingTask {
         let stream = RandomStream(seed: seed, StreamNames.data, UInt32(index), UInt32(truncatingIfNeeded: step))
         try dataset.sample(.train, sequences: sequences, length: time, stream: stream, inputs: inputs, targets: targets)
         let context = dropout > 0 ? DropoutContext(seed: seed, step: step, microBatch: index, probability: dropout) : nil
+        let forward = Timeline.begin(.forward, index: index)
         let total = model.forward(tokens: inputs, targets: targets, batch: sequences, time: time, dropout: context,
                                   parallelism: parallelism)!
+        Timeline.end(forward)
+        let backward = Timeline.begin(.backward, index: index)
         model.backward(lossScale: 1, gradientsReady: gradientsReady)
+        Timeline.end(backward)
         return total
     }
 
