@@ -102,14 +102,16 @@ public enum HuggingFaceTokenizer {
     }
 
     /// `tokenizer_config.json`: `PreTrainedTokenizerFast` over `tokenizer.json`, the special
-    /// tokens' roles, no clean-up of spaces in decoding (ours does none), and the special tokens'
-    /// strings read as text (`split_special_tokens`), as ours reads them.
+    /// tokens' roles, no clean-up of spaces in decoding (ours does none), the special tokens'
+    /// strings read as text (`split_special_tokens`), as ours reads them, and no `token_type_ids`.
     static func configuration(_ tokenizer: Tokenizer, maximumLength: Int) -> JSONText {
         var members: [(String, JSONText)] = [
             ("tokenizer_class", .string("PreTrainedTokenizerFast")),
             ("model_max_length", .int(maximumLength)),
             ("clean_up_tokenization_spaces", .bool(false)),
             ("split_special_tokens", .bool(true)),
+            // No token_type_ids: GPT-2 would add their embedding (the token embedding of id 0).
+            ("model_input_names", .array([.string("input_ids"), .string("attention_mask")])),
         ]
         if let specials = tokenizer.specials {
             let name = { (id: Int32) in JSONText.string(tokenizer.vocabulary[Int(id)]) }

@@ -4,12 +4,17 @@ import Foundation
 /// `config.json`, `tokenizer.json`) keep their keys in the order given, so they read like the
 /// ones Hugging Face writes and the same checkpoint always gives the same bytes.
 public indirect enum JSONText: Sendable {
+    /// `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
+    /// An integer.
     case int(Int)
     /// A finite number (written with Swift's shortest round-trip form, e.g. `1e-05`).
     case double(Double)
+    /// A string (escaped by `quoted`).
     case string(String)
+    /// An array.
     case array([JSONText])
     /// Keys in the order they are written.
     case object([(String, JSONText)])

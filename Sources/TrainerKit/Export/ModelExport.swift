@@ -11,6 +11,7 @@ import Foundation
 public enum ModelExport {
     /// The file formats (one so far).
     public enum Format: String, CaseIterable, Sendable {
+        /// `model.safetensors` (`SafeTensors`).
         case safetensors
     }
 

@@ -16,10 +16,14 @@ import Foundation
 public enum SafeTensors {
     /// One float32 tensor: its name, its shape (row-major, PyTorch's order) and its values.
     public struct Tensor: Sendable, Equatable {
+        /// The name in the header, e.g. `transformer.h.0.attn.c_attn.weight`.
         public var name: String
+        /// Dimensions, outermost first.
         public var shape: [Int]
+        /// The elements, row-major.
         public var values: [Float]
 
+        /// A tensor of `shape` holding `values` (as many as the shape has elements).
         public init(name: String, shape: [Int], values: [Float]) {
             precondition(shape.reduce(1, *) == values.count, "\(name): shape \(shape) does not hold \(values.count) values")
             self.name = name

@@ -41,6 +41,7 @@ final class HuggingFaceTokenizerTests: XCTestCase {
         XCTAssertEqual(config["model_max_length"] as? Int, 64)
         XCTAssertEqual(config["split_special_tokens"] as? Bool, true)
         XCTAssertEqual(config["clean_up_tokenization_spaces"] as? Bool, false)
+        XCTAssertEqual(config["model_input_names"] as? [String], ["input_ids", "attention_mask"])
         // vocab.json lists the tokens in id order.
         let vocabulary = try XCTUnwrap(files.first { $0.name == "vocab.json" }?.contents)
         let positions = bpe.vocabulary.map { vocabulary.range(of: JSONText.quoted($0) + ": ")!.lowerBound }
