@@ -35,6 +35,9 @@ struct Prepare: ParsableCommand {
     @Option(help: "Fraction kept for validation (the end of a text corpus; a seeded random share of a parallel one).")
     var valFraction = 0.1
 
+    @Option(help: "Text corpora: use this GPT checkpoint's tokenizer (characters outside it are skipped and counted), so that the dataset can be evaluated with it.")
+    var tokenizerFrom: String?
+
     @Option(help: "Write a generated corpus instead: toy-en-it.")
     var generate: String?
 
@@ -49,8 +52,10 @@ struct Prepare: ParsableCommand {
                 return
             }
             if tokenizer == "char" {
-                try Commands.prepare(inputs: inputs, output: output, tokenizer: tokenizer, validationFraction: valFraction)
+                try Commands.prepare(inputs: inputs, output: output, tokenizer: tokenizer, validationFraction: valFraction,
+                                     tokenizerFrom: tokenizerFrom)
             } else {
+                if tokenizerFrom != nil { throw TrainerError("prepare: --tokenizer-from takes text corpora (--tokenizer char)") }
                 var options = ParallelPrepareOptions()
                 options.tokenizer = tokenizer
                 options.vocabularySize = vocabSize

@@ -110,12 +110,24 @@ public enum Commands {
     }
 
     /// `trainer prepare` for language-model corpora.
-    public static func prepare(inputs: [String], output: String, tokenizer: String, validationFraction: Double) throws {
+    /// `tokenizerFrom`: a GPT checkpoint whose tokenizer the dataset uses (`--tokenizer-from`).
+    public static func prepare(inputs: [String], output: String, tokenizer: String, validationFraction: Double,
+                               tokenizerFrom: String? = nil) throws {
         guard tokenizer == "char" else {
             throw TrainerError("prepare: --tokenizer \(tokenizer) is not available for text corpora yet (use char)")
         }
+        var given: CharTokenizer?
+        if let tokenizerFrom {
+            let trained = try TrainedModel(checkpoint: tokenizerFrom)
+            try trained.require(.gpt, for: "prepare --tokenizer-from")
+            let stored = try trained.reader.tokenizer()
+            guard let chars = stored as? CharTokenizer else {
+                throw TrainerError("prepare --tokenizer-from \(tokenizerFrom): its tokenizer is '\(stored.kind)'; text corpora take a char tokenizer")
+            }
+            given = chars
+        }
         let report = try Prepare.prepareLanguageModel(inputs: inputs, output: output, validationFraction: validationFraction,
-                                                      progress: ProgressLine(unit: "MB", divisor: 1e6))
+                                                      tokenizer: given, progress: ProgressLine(unit: "MB", divisor: 1e6))
         say(Prepare.describe(report))
     }
 

@@ -12,6 +12,8 @@ public enum Prepare {
         public var seconds: Double
         /// Time spent turning bytes into token ids alone (both passes' scanning, no I/O).
         public var tokenizingSeconds: Double
+        /// With a given tokenizer: characters outside its vocabulary, skipped, most frequent first.
+        public var unknown: [(character: String, count: Int)] = []
     }
 
     /// Bytes read per chunk when streaming a corpus.
@@ -21,9 +23,11 @@ public enum Prepare {
     /// `1 − validationFraction` of the tokens for training, the rest for validation (nanoGPT's
     /// split). Streams the input twice (vocabulary, then tokens), so corpora need not fit in memory.
     /// The output appears atomically; an existing file is replaced only when the new one is complete.
+    /// With `tokenizer` (a checkpoint's, `--tokenizer-from`) the vocabulary is that one, and
+    /// characters outside it are skipped and counted, so that the dataset fits the checkpoint.
     public static func prepareLanguageModel(
-        inputs: [String], output: String, validationFraction: Double = 0.1, progress: ProgressLine? = nil,
-        chunkBytes: Int = defaultChunkBytes
+        inputs: [String], output: String, validationFraction: Double = 0.1, tokenizer given: CharTokenizer? = nil,
+        progress: ProgressLine? = nil, chunkBytes: Int = defaultChunkBytes
     ) throws -> Report {
         guard !inputs.isEmpty else { throw TrainerError("prepare: no --input given") }
         guard validationFraction >= 0 && validationFraction < 1 else {
@@ -46,6 +50,7 @@ public enum Prepare {
         var ascii = [Bool](repeating: false, count: 128), others = Set<UInt32>()
         var tokenCount = 0
         var digests: [String] = []
+        var unknown: [UInt32: Int] = [:], scratch: [Int32] = []
         progress?.begin("prepare: vocabulary", total: Double(totalBytes))
         for path in inputs {
             var hash = SHA256()
@@ -55,7 +60,14 @@ public enum Prepare {
                 if let bad = UTF8Scanner.firstInvalid(bytes, isLast: isLast) {
                     throw UTF8Scanner.notText(path, bytes: bytes, at: bad, fileOffset: fileOffset, command: "prepare")
                 }
-                let (consumed, count) = UTF8Scanner.collect(bytes, ascii: &ascii, others: &others)
+                let consumed: Int, count: Int
+                if let given {
+                    scratch.removeAll(keepingCapacity: true)
+                    consumed = try given.encode(utf8: bytes, into: &scratch) { unknown[$0, default: 0] += 1 }
+                    count = scratch.count
+                } else {
+                    (consumed, count) = UTF8Scanner.collect(bytes, ascii: &ascii, others: &others)
+                }
                 hash.update(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[..<consumed])))
                 tokenCount += count
                 fileOffset += consumed
@@ -67,7 +79,10 @@ public enum Prepare {
         progress?.end()
         var scalars = others
         for (byte, present) in ascii.enumerated() where present { scalars.insert(UInt32(byte)) }
-        let tokenizer = CharTokenizer(scalars: scalars)
+        let tokenizer = given ?? CharTokenizer(scalars: scalars)
+        guard tokenCount >= 2 else {
+            throw TrainerError("prepare: \(inputs.joined(separator: ", ")): fewer than 2 characters in the tokenizer's vocabulary")
+        }
         let trainCount = Int(Double(tokenCount) * (1 - validationFraction))
 
         // Pass 2: tokens, appended in chunks to the train then the validation dataset.
@@ -87,13 +102,13 @@ public enum Prepare {
                     var consumed: Int
                     let encodeStart = DispatchTime.now().uptimeNanoseconds
                     do {
-                        consumed = try tokenizer.encode(utf8: bytes, into: &ids)
+                        consumed = try tokenizer.encode(utf8: bytes, into: &ids, unknown: given == nil ? nil : { _ in })
                     } catch {
                         throw TrainerError("prepare: \(path): \(error)")
                     }
                     tokenizing += Double(DispatchTime.now().uptimeNanoseconds - encodeStart) / 1e9
-                    if isLast && consumed < bytes.count {
-                        ids.append(tokenizer.id(of: 0xFFFD)!)
+                    if isLast && consumed < bytes.count {  // cannot happen: pass 1 accepted only UTF-8
+                        if let replacement = tokenizer.id(of: 0xFFFD) { ids.append(replacement) }
                         consumed = bytes.count
                     }
                     let toTrain = max(0, min(ids.count, trainCount - written))
@@ -111,7 +126,9 @@ public enum Prepare {
         }
         return Report(output: output, vocabulary: tokenizer.count, trainTokens: trainCount,
                       validationTokens: tokenCount - trainCount, bytes: totalBytes, seconds: Date().timeIntervalSince(start),
-                      tokenizingSeconds: tokenizing)
+                      tokenizingSeconds: tokenizing,
+                      unknown: TextEvaluation.ranked(Dictionary(unknown.map { (String(UnicodeScalar($0.key)!), $0.value) },
+                                                                uniquingKeysWith: +)))
     }
 
     /// Reads `path` in chunks; `body(bytes, isLast)` returns how many bytes it consumed, and the rest
@@ -140,9 +157,11 @@ public enum Prepare {
 extension Prepare {
     /// One line about a finished `prepare`.
     public static func describe(_ report: Report) -> String {
-        String(format: "prepared %@: %d tokens in the vocabulary, %d train + %d val tokens, %.1f MB in %.2f s (%.1f MB/s end to end; tokenizing alone %.0f MB/s on one core)",
+        var line = String(format: "prepared %@: %d tokens in the vocabulary, %d train + %d val tokens, %.1f MB in %.2f s (%.1f MB/s end to end; tokenizing alone %.0f MB/s on one core)",
                report.output, report.vocabulary, report.trainTokens, report.validationTokens, Double(report.bytes) / 1e6,
                report.seconds, Double(report.bytes) / 1e6 / max(report.seconds, 1e-9),
                Double(report.bytes) / 1e6 / max(report.tokenizingSeconds, 1e-9))
+        line += TextEvaluation.skippedNote(report.unknown)
+        return line
     }
 }

@@ -49,24 +49,36 @@ public struct CharTokenizer: Tokenizer {
     }
 
     /// Encodes UTF-8 bytes into `ids`; returns the number of bytes consumed (a trailing incomplete
-    /// scalar is left for the next call) or throws on a character outside the vocabulary.
-    public func encode(utf8 bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int32]) throws -> Int {
+    /// scalar is left for the next call). A character outside the vocabulary throws, or with
+    /// `unknown` is skipped and handed to it.
+    public func encode(utf8 bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int32],
+                       unknown: ((UInt32) -> Void)? = nil) throws -> Int {
         var i = 0
         let n = bytes.count
         while i < n {
             let byte = bytes[i]
+            let scalar: UInt32, length: Int
             if byte < 0x80 {
                 let id = ascii[Int(byte)]
-                guard id >= 0 else { throw TrainerError("character U+\(String(byte, radix: 16)) is not in the vocabulary") }
-                ids.append(id)
-                i += 1
-                continue
+                if id >= 0 {
+                    ids.append(id)
+                    i += 1
+                    continue
+                }
+                (scalar, length) = (UInt32(byte), 1)
+            } else {
+                guard let decoded = UTF8Scanner.decode(bytes, at: i) else { return i }
+                (scalar, length) = decoded
+                if let id = others[scalar] {
+                    ids.append(id)
+                    i += length
+                    continue
+                }
             }
-            guard let (scalar, length) = UTF8Scanner.decode(bytes, at: i) else { return i }
-            guard let id = others[scalar] else {
+            guard let unknown else {
                 throw TrainerError("character U+\(String(scalar, radix: 16, uppercase: true)) is not in the vocabulary")
             }
-            ids.append(id)
+            unknown(scalar)
             i += length
         }
         return i

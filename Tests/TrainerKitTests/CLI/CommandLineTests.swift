@@ -430,6 +430,18 @@ final class CommandLineTests: XCTestCase {
         XCTAssertNotNil(run.number(after: "bits per character "))
         try fixture.assertFails(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--text", "unseen.txt"],
                                 naming: ["a 'seq2seq' checkpoint; eval --text needs a gpt one"])
+        // prepare --tokenizer-from: a dataset of the unseen text with the checkpoint's tokenizer,
+        // which eval then accepts (a dataset with its own, smaller vocabulary is refused).
+        let prepared = try fixture.run(["prepare", "--input", "unseen.txt", "--output", "unseen.h5", "--tokenizer-from", "gpt/ckpt.h5"])
+        XCTAssertTrue(prepared.succeeded, prepared.description)
+        XCTAssertTrue(prepared.output.contains("skipped 1 characters outside the checkpoint's vocabulary (1 × \"é\")"),
+                      prepared.description)
+        let onPrepared = try fixture.run(["eval", "--checkpoint", "gpt/ckpt.h5", "--dataset", "unseen.h5", "--full", "--threads", "1"])
+        XCTAssertTrue(onPrepared.succeeded, onPrepared.description)
+        XCTAssertNotNil(onPrepared.number(after: "loss "), onPrepared.description)
+        XCTAssertTrue(try fixture.run(["prepare", "--input", "unseen.txt", "--output", "own.h5"]).succeeded)
+        try fixture.assertFails(["eval", "--checkpoint", "gpt/ckpt.h5", "--dataset", "own.h5"],
+                                naming: ["own.h5: its tokenizer (char,", "prepare the text with --tokenizer-from gpt/ckpt.h5"])
         // eval --full: every target of the validation split once, the same loss at any thread count.
         let full = try fixture.run(["eval", "--checkpoint", "gpt/ckpt.h5", "--full", "--threads", "1"])
         XCTAssertTrue(full.succeeded, full.description)
