@@ -127,7 +127,7 @@ public enum Prepare {
         return Report(output: output, vocabulary: tokenizer.count, trainTokens: trainCount,
                       validationTokens: tokenCount - trainCount, bytes: totalBytes, seconds: Date().timeIntervalSince(start),
                       tokenizingSeconds: tokenizing,
-                      unknown: TextEvaluation.ranked(Dictionary(unknown.map { (String(UnicodeScalar($0.key)!), $0.value) },
+                      unknown: UnknownCharacters.ranked(Dictionary(unknown.map { (String(UnicodeScalar($0.key)!), $0.value) },
                                                                 uniquingKeysWith: +)))
     }
 
@@ -161,7 +161,7 @@ extension Prepare {
                report.output, report.vocabulary, report.trainTokens, report.validationTokens, Double(report.bytes) / 1e6,
                report.seconds, Double(report.bytes) / 1e6 / max(report.seconds, 1e-9),
                Double(report.bytes) / 1e6 / max(report.tokenizingSeconds, 1e-9))
-        line += TextEvaluation.skippedNote(report.unknown)
+        line += UnknownCharacters.note(report.unknown)
         return line
     }
 }

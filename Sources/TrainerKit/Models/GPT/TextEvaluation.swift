@@ -37,7 +37,7 @@ public struct TextEvaluation: Sendable {
                 if let id = chars.id(of: scalar.value) { tokens.append(id) } else { unknown[String(scalar), default: 0] += 1 }
             }
         }
-        result.unknown = ranked(unknown)
+        result.unknown = UnknownCharacters.ranked(unknown)
         guard tokens.count >= 2 else {
             throw TrainerError("eval --text: \(files.joined(separator: ", ")): fewer than 2 characters in the checkpoint's vocabulary")
         }
@@ -83,20 +83,7 @@ public struct TextEvaluation: Sendable {
     public func describe(files: [String], window: Int) -> String {
         var line = String(format: "%@: %d characters, %d scored in %d windows of up to %d; loss %.6f, perplexity %.4f, bits per character %.4f",
                           files.joined(separator: ", "), characters, scored, windows, window, loss, perplexity, bitsPerCharacter)
-        line += TextEvaluation.skippedNote(unknown)
+        line += UnknownCharacters.note(unknown)
         return line
-    }
-
-    /// Counts of skipped characters, most frequent first (then by character).
-    static func ranked(_ counts: [String: Int]) -> [(character: String, count: Int)] {
-        counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { ($0.key, $0.value) }
-    }
-
-    /// `; skipped N characters outside the checkpoint's vocabulary (2 × "é", ...)`, or "" if none.
-    static func skippedNote(_ unknown: [(character: String, count: Int)]) -> String {
-        guard !unknown.isEmpty else { return "" }
-        let skipped = unknown.reduce(0) { $0 + $1.count }
-        let listed = unknown.prefix(8).map { "\($0.count) × \($0.character.debugDescription)" }.joined(separator: ", ")
-        return "; skipped \(skipped) characters outside the checkpoint's vocabulary (\(listed)\(unknown.count > 8 ? ", ..." : ""))"
     }
 }
