@@ -26,6 +26,10 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var reduction = Reduction.exact
     /// Start each bucket's all-reduce while the backward pass is still running on earlier layers.
     public var overlapReduction = true
+    /// Parameters per all-reduce bucket (PyTorch DDP's `bucket_cap_mb`, in values): a bucket starts
+    /// when the backward pass has finished all of its tensors, so smaller buckets start earlier and
+    /// overlap more of the backward, at the cost of more MPI calls. Any size gives the same bits.
+    public var bucketParameters = 1 << 17
     /// Steps between the check that every rank holds the same parameters (a checksum compared
     /// across ranks; a mismatch stops the job naming the ranks); 0 turns it off.
     public var syncCheckInterval = 100
@@ -56,6 +60,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
         case runDirectory = "run_dir"
         case threads, reduction
         case overlapReduction = "overlap_reduction"
+        case bucketParameters = "bucket_parameters"
         case syncCheckInterval = "sync_check_interval"
         case watchdogSeconds = "watchdog_seconds"
         case logInterval = "log_interval"
@@ -152,6 +157,8 @@ extension RunConfig {
                     "watchdog_seconds (\(watchdogSeconds)) must be positive, or 0 for automatic")
         try require(syncCheckInterval >= 0, "sync_check_interval (\(syncCheckInterval)) must be positive, or 0 for no check")
         try require(traceSkipSteps >= 0, "trace_skip_steps (\(traceSkipSteps)) must be 0 or positive")
+        try require((1024 ... 1 << 30).contains(bucketParameters),
+                    "bucket_parameters (\(bucketParameters)) must be in 1024 ... 1073741824")
         try require((1 ... 10_000).contains(traceSteps), "trace_steps (\(traceSteps)) must be in 1 ... 10,000")
         try require(!trace || traceSkipSteps < schedule.maxSteps,
                     "trace_skip_steps (\(traceSkipSteps)) must be below schedule.max_steps (\(schedule.maxSteps)), or the trace window never opens")

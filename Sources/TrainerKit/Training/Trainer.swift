@@ -86,7 +86,8 @@ public final class Trainer {
                             timeout: config.watchdogSeconds > 0 ? config.watchdogSeconds : Watchdog.automaticTimeout(stepSeconds: []))
         communicator.watchdog = watchdog
         gradients = StepGradients(parameters: task.parameters, communicator: communicator, mode: config.reduction,
-                                  microBatchesPerStep: microBatches, overlap: config.overlapReduction, watchdog: watchdog,
+                                  microBatchesPerStep: microBatches, overlap: config.overlapReduction,
+                                  bucketElements: config.bucketParameters, watchdog: watchdog,
                                   log: self.log)
         metricsLog = MetricsLog(path: config.runDirectory + "/metrics.jsonl")
         runDirectory = try Self.claim(config.runDirectory, resume: resume, overwrite: overwrite, communicator: communicator,

@@ -241,7 +241,7 @@ final class ConfigTests: XCTestCase {
                            + "norm_epsilon, label_smoothing)")
         XCTAssertEqual(message { try self.load("learning_rate_schedule: {}\n") },
                        "config run.yaml: unknown key 'learning_rate_schedule' (valid keys: model, data, optimizer, "
-                           + "schedule, eval, checkpoint, seed, run_dir, threads, reduction, overlap_reduction, sync_check_interval, watchdog_seconds, log_interval, blas_kernel, precision, trace, trace_skip_steps, trace_steps)")
+                           + "schedule, eval, checkpoint, seed, run_dir, threads, reduction, overlap_reduction, bucket_parameters, sync_check_interval, watchdog_seconds, log_interval, blas_kernel, precision, trace, trace_skip_steps, trace_steps)")
     }
 
     func testScalarWhereAMappingIsExpected() {
@@ -251,7 +251,7 @@ final class ConfigTests: XCTestCase {
                        "config run.yaml: eval: expected a mapping of keys (interval, batches, beam, length_penalty), found a list")
         XCTAssertEqual(message { try self.load("just text\n") },
                        "config run.yaml: expected a mapping of keys (model, data, optimizer, schedule, eval, "
-                           + "checkpoint, seed, run_dir, threads, reduction, overlap_reduction, sync_check_interval, watchdog_seconds, log_interval, blas_kernel, precision, trace, trace_skip_steps, trace_steps) at the top level, "
+                           + "checkpoint, seed, run_dir, threads, reduction, overlap_reduction, bucket_parameters, sync_check_interval, watchdog_seconds, log_interval, blas_kernel, precision, trace, trace_skip_steps, trace_steps) at the top level, "
                            + "found 'just text'")
         XCTAssertEqual(message { try self.load("optimizer:\n  lr: {value: 1}\n") },
                        "config run.yaml: optimizer.lr: expected a single value, found a mapping")
@@ -332,6 +332,7 @@ final class ConfigTests: XCTestCase {
             ("log_interval (0) must be positive", { $0.logInterval = 0 }),
             ("trace_skip_steps (-1) must be 0 or positive", { $0.traceSkipSteps = -1 }),
             ("trace_steps (0) must be in 1 ... 10,000", { $0.traceSteps = 0 }),
+            ("bucket_parameters (100) must be in 1024 ... 1073741824", { $0.bucketParameters = 100 }),
             ("trace_skip_steps (2000) must be below schedule.max_steps (2000), or the trace window never opens",
              { $0.trace = true; $0.traceSkipSteps = 2000 }),
         ]
