@@ -95,7 +95,7 @@ public enum PlotReport {
             let points = runs[run].stepSeries("loss").map { Point(x: counter.tokensBefore(step: $0.step), y: $0.value) }
             var series: [Series] = []
             if !points.isEmpty {
-                series.append(Series(run: runs[run].name, name: "loss-smoothed",
+                series.append(Series(run: runs[run].name, name: smoothing > 0 ? "loss-smoothed" : "loss",
                                      label: smoothing > 0 ? smoothedLabel : "every step", colour: colour(ofRun: run),
                                      points: smoothedPoints(points), line: .solid))
             }
