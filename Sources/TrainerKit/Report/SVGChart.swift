@@ -12,7 +12,8 @@ import Foundation
 ///   can be rebuilt (linear in the value, or in its log10 on a log scale);
 /// - `<polyline class="series" data-run="R" data-series="S" points="x,y ...">` per drawn line, and
 ///   `<g class="points" data-run="R" data-series="S">` holding a `<circle cx="x" cy="y">` per marker.
-/// Coordinates are rounded to 0.1 px. Lines keep only the data points needed to draw them within
+/// Coordinates are rounded to 0.1 px, those of faint lines (every step, drawn at 30% opacity behind
+/// the smoothed line) to whole pixels. Lines keep only the data points needed to draw them within
 /// 0.2 px (Ramer–Douglas–Peucker); a line of more than 4 points per pixel column is first cut down to
 /// the first, lowest, highest and last point of each column (M4), so spikes survive. Every vertex
 /// drawn is a data point.
@@ -370,7 +371,9 @@ public struct SVGChart: Sendable {
                                    tolerance: Self.simplification)
         out += "<polyline class=\"series\" data-run=\"\(esc(series.run))\" data-series=\"\(esc(series.name))\" "
         out += Self.lineAttributes(series.line, colour: series.colour) + " points=\""
-        out += kept.map { Self.number(pixels[$0].0) + "," + Self.number(pixels[$0].1) }.joined(separator: " ")
+        // Every step's line is faint context behind its smoothed line: whole pixels are enough.
+        let format = series.line == .faint ? { String(Int($0.rounded())) } : Self.number
+        out += kept.map { format(pixels[$0].0) + "," + format(pixels[$0].1) }.joined(separator: " ")
         out += "\"><title>\(esc(series.run)): \(esc(series.label))</title></polyline>\n"
     }
 

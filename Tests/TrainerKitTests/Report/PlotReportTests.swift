@@ -62,7 +62,9 @@ final class PlotReportTests: XCTestCase {
                 let data = zip(item.x, item.y).map { (x: $0, y: $1) }
                 let context = "\(item.chart)/\(name)/\(item.series)"
                 if let line = chart.polylines.first(where: { $0.run == name && $0.series == item.series }) {
-                    try assertLine(line.points, draws: data, in: chart, context)
+                    try assertLine(line.points, draws: data, in: chart, context, wholePixels: line.faint)
+                    XCTAssertEqual(line.faint, ["loss", "tokens_per_s", "grad_norm"].contains(item.series),
+                                   "\(context): only every step's line is faint")
                     checkedSeries += 1
                 }
                 let markers = chart.circles.filter { $0.run == name && $0.series == item.series }
@@ -129,9 +131,9 @@ final class PlotReportTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(x, previous, "in step order")
             previous = x
             // Each vertex is a data point: some step within the x rounding has this loss.
-            let tolerance = transform.xTolerance(at: point)
+            let tolerance = transform.xTolerance(at: point, pixels: 0.6)
             let candidates = max(0, Int((x - tolerance).rounded(.up))) ... min(19_999, Int((x + tolerance).rounded(.down)))
-            XCTAssertTrue(candidates.contains { abs(run.loss[$0] - y) <= transform.yTolerance(at: point) },
+            XCTAssertTrue(candidates.contains { abs(run.loss[$0] - y) <= transform.yTolerance(at: point, pixels: 0.6) },
                           "vertex (\(x), \(y)) is no data point")
         }
         let values = line.points.map { transform.values(of: $0) }
@@ -272,25 +274,27 @@ final class PlotReportTests: XCTestCase {
 
     /// The polyline's vertices are data points in order (x and y map back to one record), it
     /// starts and ends at the first and last, and every data point lies on the line drawn.
+    /// `wholePixels`: the line's coordinates are rounded to whole pixels (a faint line), not 0.1 px.
     func assertLine(_ vertices: [SVGPoint], draws data: [(x: Double, y: Double)], in chart: ParsedChart, _ context: String,
-                    file: StaticString = #filePath, line: UInt = #line) throws {
+                    wholePixels: Bool = false, file: StaticString = #filePath, line: UInt = #line) throws {
+        let pixels = wholePixels ? 0.6 : 0.15
         let transform = try chart.transform()
         XCTAssertFalse(vertices.isEmpty, context, file: file, line: line)
         var previous = -1
         for vertex in vertices {
             let (x, y) = transform.values(of: vertex)
             let index = data.indices.min { abs(data[$0].x - x) < abs(data[$1].x - x) }!
-            XCTAssertEqual(x, data[index].x, accuracy: transform.xTolerance(at: vertex), "\(context): vertex x", file: file, line: line)
-            XCTAssertEqual(y, data[index].y, accuracy: transform.yTolerance(at: vertex), "\(context): vertex at x \(data[index].x)",
+            XCTAssertEqual(x, data[index].x, accuracy: transform.xTolerance(at: vertex, pixels: pixels), "\(context): vertex x", file: file, line: line)
+            XCTAssertEqual(y, data[index].y, accuracy: transform.yTolerance(at: vertex, pixels: pixels), "\(context): vertex at x \(data[index].x)",
                            file: file, line: line)
             XCTAssertGreaterThan(index, previous, "\(context): vertices in order", file: file, line: line)
             previous = index
         }
         let first = transform.values(of: vertices.first!), last = transform.values(of: vertices.last!)
-        XCTAssertEqual(first.x, data.first!.x, accuracy: transform.xTolerance(at: vertices.first!), context, file: file, line: line)
-        XCTAssertEqual(last.x, data.last!.x, accuracy: transform.xTolerance(at: vertices.last!), context, file: file, line: line)
+        XCTAssertEqual(first.x, data.first!.x, accuracy: transform.xTolerance(at: vertices.first!, pixels: pixels), context, file: file, line: line)
+        XCTAssertEqual(last.x, data.last!.x, accuracy: transform.xTolerance(at: vertices.last!, pixels: pixels), context, file: file, line: line)
         // Every data point lies on the line drawn: within 0.5 px of it (0.2 px of simplification,
-        // rounding of the points and of the grid lines the transform comes from).
+        // rounding of the points and of the grid lines the transform comes from; 0.9 px for whole pixels).
         let segments = vertices.count == 1 ? [(vertices[0], vertices[0])] : Array(zip(vertices, vertices.dropFirst()))
         for point in data {
             let pixel = transform.pixel(of: point)
@@ -301,8 +305,8 @@ final class PlotReportTests: XCTestCase {
                 let (ex, ey) = (a.x + t * dx - pixel.x, a.y + t * dy - pixel.y)
                 return (ex * ex + ey * ey).squareRoot()
             }.min()!
-            XCTAssertLessThanOrEqual(distance, 0.5, "\(context): point (\(point.x), \(point.y)) is \(distance) px off the line",
-                                     file: file, line: line)
+            XCTAssertLessThanOrEqual(distance, wholePixels ? 0.9 : 0.5,
+                                     "\(context): point (\(point.x), \(point.y)) is \(distance) px off the line", file: file, line: line)
         }
     }
 
@@ -411,7 +415,8 @@ struct ParsedChart {
     var xScale = "", yScale = ""
     var xGrid: [(value: Double, pixel: Double)] = []
     var yGrid: [(value: Double, pixel: Double)] = []
-    var polylines: [(run: String, series: String, stroke: String, points: [SVGPoint])] = []
+    /// `faint`: drawn at reduced opacity, with coordinates in whole pixels.
+    var polylines: [(run: String, series: String, stroke: String, faint: Bool, points: [SVGPoint])] = []
     var circles: [(run: String, series: String, point: SVGPoint)] = []
     var texts: [String] = []
 
@@ -447,10 +452,13 @@ struct AxisTransform {
     func values(of point: SVGPoint) -> (x: Double, y: Double) { (Self.value(point.x, x), Self.value(point.y, y)) }
     func pixel(of point: (x: Double, y: Double)) -> SVGPoint { SVGPoint(x: Self.pixel(point.x, x), y: Self.pixel(point.y, y)) }
 
-    /// What 0.15 px (rounding to 0.1 px, of the point and of the grid lines) is worth in value at a pixel.
-    static func tolerance(at pixel: Double, _ axis: Axis) -> Double { abs(value(pixel + 0.15, axis) - value(pixel, axis)) * 1.01 }
-    func xTolerance(at point: SVGPoint) -> Double { Self.tolerance(at: point.x, x) }
-    func yTolerance(at point: SVGPoint) -> Double { max(Self.tolerance(at: point.y, y), Self.tolerance(at: point.y - 0.15, y)) }
+    /// What `pixels` are worth in value at a pixel: by default 0.15 px, the rounding of a point to
+    /// 0.1 px and that of the grid lines the transform comes from; 0.6 px for whole pixels.
+    static func tolerance(at pixel: Double, _ axis: Axis, _ pixels: Double) -> Double {
+        max(abs(value(pixel + pixels, axis) - value(pixel, axis)), abs(value(pixel - pixels, axis) - value(pixel, axis))) * 1.01
+    }
+    func xTolerance(at point: SVGPoint, pixels: Double = 0.15) -> Double { Self.tolerance(at: point.x, x, pixels) }
+    func yTolerance(at point: SVGPoint, pixels: Double = 0.15) -> Double { Self.tolerance(at: point.y, y, pixels) }
 }
 
 /// A page or SVG parsed with Foundation's XMLParser (it must be well-formed XML).
@@ -496,7 +504,7 @@ final class ParsedDocument: NSObject, XMLParserDelegate {
                 return SVGPoint(x: xy.first ?? .nan, y: xy.count > 1 ? xy[1] : .nan)
             }
             charts[charts.count - 1].polylines.append((attributes["data-run"] ?? "", attributes["data-series"] ?? "",
-                                                       attributes["stroke"] ?? "", points))
+                                                       attributes["stroke"] ?? "", attributes["stroke-opacity"] != nil, points))
         case ("g", "points"): pointGroup = (attributes["data-run"] ?? "", attributes["data-series"] ?? "")
         case ("circle", _):
             if let group = pointGroup {
