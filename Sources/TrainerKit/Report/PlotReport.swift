@@ -43,9 +43,12 @@ public enum PlotReport {
 
     // MARK: - Charts
 
-    /// Names of extra evaluation metrics as people write them.
-    static let metricTitles = ["bleu": "BLEU", "chrf": "chrF", "cer": "CER (character error rate)",
-                               "wer": "WER (word error rate)"]
+    /// Chart titles and axis labels of the extra evaluation metrics people know, in the order
+    /// their charts appear (others follow in order of first appearance, named by their key).
+    static let knownMetrics: [(key: String, title: String, axis: String)] = [
+        ("bleu", "BLEU", "BLEU"), ("chrf", "chrF", "chrF"), ("cer", "Character error rate", "CER"),
+        ("wer", "Word error rate", "WER"),
+    ]
 
     /// The charts for these runs, in the order of the page; charts without data are left out.
     public static func charts(_ runs: [RunMetrics], smoothing: Double) -> [SVGChart] {
@@ -119,9 +122,11 @@ public enum PlotReport {
             runs.indices.flatMap { noisy($0, "grad_norm", "gradient norm") })
         var extraKeys: [String] = []
         for run in runs { extraKeys += run.extraEvaluationKeys.filter { !extraKeys.contains($0) } }
-        for key in extraKeys {
-            add("eval-" + key, metricTitles[key] ?? key, y: SVGChart.Axis(metricTitles[key].map { _ in key.uppercased() } ?? key),
-                runs.indices.flatMap { evaluation($0, key, label: "", line: .solid, marker: .filled) })
+        let known = knownMetrics.filter { extraKeys.contains($0.key) }
+        let others = extraKeys.filter { key in !knownMetrics.contains { $0.key == key } }.map { (key: $0, title: $0, axis: $0) }
+        for metric in known + others {
+            add("eval-" + metric.key, metric.title, y: SVGChart.Axis(metric.axis),
+                runs.indices.flatMap { evaluation($0, metric.key, label: "", line: .solid, marker: .filled) })
         }
         return charts
     }

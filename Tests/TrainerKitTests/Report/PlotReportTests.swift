@@ -146,12 +146,13 @@ final class PlotReportTests: XCTestCase {
         let folder = try makeTemporaryDirectory("plot-report")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         var run = SyntheticRun(steps: 20, evalInterval: 5, seed: 5)
-        run.extraEvaluation = ["bleu": { Double($0) * 1.5 }, "chrf": { 10 + Double($0) }]
+        run.extraEvaluation = ["bleu": { Double($0) * 1.5 }, "chrf": { 10 + Double($0) }, "cer": { _ in 0.5 }, "speed": { _ in 2 }]
         let path = try writeRun(run, named: "translator", in: folder)
         let document = try ParsedDocument(PlotReport.html(try PlotReport.loadRuns([path]), smoothing: 0.9))
+        XCTAssertEqual(document.charts.map(\.id).suffix(4), ["eval-bleu", "eval-chrf", "eval-cer", "eval-speed"])
         let bleu = try XCTUnwrap(document.charts.first { $0.id == "eval-bleu" })
-        XCTAssertNotNil(document.charts.first { $0.id == "eval-chrf" })
         XCTAssertTrue(bleu.texts.contains("BLEU"))
+        XCTAssertTrue(document.charts.first { $0.id == "eval-cer" }?.texts.contains("Character error rate") ?? false)
         let points = bleu.circles.filter { $0.series == "bleu" }.map(\.point)
         try assertMarkers(points, are: run.evaluationSteps.map { (Double($0), Double($0) * 1.5) }, in: bleu, "bleu")
     }
