@@ -87,7 +87,9 @@ public enum PlotReport {
         var charts: [SVGChart] = []
         func add(_ id: String, _ title: String, x: SVGChart.Axis = step, y: SVGChart.Axis, _ series: [Series]) {
             guard !series.isEmpty else { return }
-            charts.append(SVGChart(id: id, title: title, x: x, y: y, series: series, runs: legend))
+            // The legend names the runs drawn in this chart, in the runs' order.
+            let drawn = legend.filter { run in series.contains { $0.run == run.name } }
+            charts.append(SVGChart(id: id, title: title, x: x, y: y, series: series, runs: drawn))
         }
 
         add("loss", "Training loss", y: SVGChart.Axis("loss"), runs.indices.flatMap { run in
@@ -280,12 +282,13 @@ public enum PlotReport {
         for (index, run) in runs.enumerated() {
             let y = 34 + 18 * index + 9
             let summary = Summary(run)
-            var text = run.name
+            var text = run.name + " — \(summary.steps) steps, best val \(loss(summary.bestValidation?.value))"
             if let model = summary.model { text += " — " + model }
             if !differences[index].isEmpty { text += " — " + differences[index].joined(separator: ", ") }
-            text += " — \(summary.steps) steps, best val \(loss(summary.bestValidation?.value))"
+            let shown = fitted(text, width: Double(width - 2 * margin - 18), fontSize: 12)
             out += "<rect x=\"\(margin)\" y=\"\(y - 6)\" width=\"12\" height=\"12\" rx=\"2\" fill=\"\(colour(ofRun: index))\"/>"
-            out += "<text x=\"\(margin + 18)\" y=\"\(y)\" dy=\"0.35em\" fill=\"#333\">\(esc(text))</text>\n"
+            out += "<text x=\"\(margin + 18)\" y=\"\(y)\" dy=\"0.35em\" fill=\"#333\">"
+            out += (shown == text ? "" : "<title>\(esc(text))</title>") + "\(esc(shown))</text>\n"
         }
         for (index, chart) in charts.enumerated() {
             let x = margin + (index % columns) * (chartWidth + gap)
@@ -293,6 +296,18 @@ public enum PlotReport {
             out += chart.svg(x: Double(x), y: Double(y))
         }
         return out + "</svg>\n"
+    }
+
+    /// `text`, cut with an ellipsis where it would be wider than `width` pixels (estimated).
+    static func fitted(_ text: String, width: Double, fontSize: Int) -> String {
+        guard AttentionMaps.estimatedWidth(text, fontSize: fontSize) > width else { return text }
+        var cut = "", used = AttentionMaps.estimatedWidth("…", fontSize: fontSize)
+        for character in text {
+            used += AttentionMaps.estimatedWidth(character) * Double(fontSize)
+            if used > width { break }
+            cut.append(character)
+        }
+        return cut + "…"
     }
 
     // MARK: - Writing

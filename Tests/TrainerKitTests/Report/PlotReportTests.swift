@@ -148,10 +148,13 @@ final class PlotReportTests: XCTestCase {
         var run = SyntheticRun(steps: 20, evalInterval: 5, seed: 5)
         run.extraEvaluation = ["bleu": { Double($0) * 1.5 }, "chrf": { 10 + Double($0) }, "cer": { _ in 0.5 }, "speed": { _ in 2 }]
         let path = try writeRun(run, named: "translator", in: folder)
-        let document = try ParsedDocument(PlotReport.html(try PlotReport.loadRuns([path]), smoothing: 0.9))
+        let gpt = try writeRun(SyntheticRun(steps: 20, evalInterval: 5, seed: 6), named: "gpt", in: folder)
+        let document = try ParsedDocument(PlotReport.html(try PlotReport.loadRuns([path, gpt]), smoothing: 0.9))
         XCTAssertEqual(document.charts.map(\.id).suffix(4), ["eval-bleu", "eval-chrf", "eval-cer", "eval-speed"])
         let bleu = try XCTUnwrap(document.charts.first { $0.id == "eval-bleu" })
         XCTAssertTrue(bleu.texts.contains("BLEU"))
+        XCTAssertFalse(bleu.texts.contains("gpt"), "the legend names only the runs drawn")
+        XCTAssertTrue(document.charts.first { $0.id == "loss" }?.texts.contains("gpt") ?? false)
         XCTAssertTrue(document.charts.first { $0.id == "eval-cer" }?.texts.contains("Character error rate") ?? false)
         let points = bleu.circles.filter { $0.series == "bleu" }.map(\.point)
         try assertMarkers(points, are: run.evaluationSteps.map { (Double($0), Double($0) * 1.5) }, in: bleu, "bleu")
@@ -187,7 +190,8 @@ final class PlotReportTests: XCTestCase {
         let document = try ParsedDocument(svg)
         XCTAssertEqual(document.charts.count, 6)
         // The config setting that differs is named in the run lines.
-        XCTAssertTrue(document.texts.contains { $0.hasPrefix("b — gpt, 4 layers × 128 channels") && $0.contains("optimizer.lr=0.003") },
+        XCTAssertTrue(document.texts.contains { $0.hasPrefix("b — 20 steps, best val ") && $0.contains("gpt, 4 layers × 128 channels")
+                          && $0.contains("optimizer.lr=0.003") },
                       document.texts.joined(separator: "\n"))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder + "/out"), ["report.svg"], "no temporary left")
     }
