@@ -229,7 +229,7 @@ public enum PlotReport {
         let smoothingNote = smoothing > 0
             ? "Smoothed lines: exponential moving average, weight \(SVGChart.compact(smoothing)) (debiased, as in TensorBoard). "
             : ""
-        page += "<p class=\"note\">\(runs.count) run\(runs.count == 1 ? "" : "s"). \(esc(smoothingNote))"
+        page += "<p class=\"note\">\(plural(runs.count, "run")). \(esc(smoothingNote))"
         page += "Hover a point or a line for its values. Tokens: all ranks' input tokens, from tokens/s × ms per step.</p>\n"
         page += "<table>\n<thead><tr><th>run</th><th>steps</th><th>tokens</th><th>time</th><th>last eval (train / val)</th>"
         page += "<th>best val</th><th>tokens/s (median)</th><th>config</th></tr></thead>\n<tbody>\n"
@@ -282,7 +282,7 @@ public enum PlotReport {
         for (index, run) in runs.enumerated() {
             let y = 34 + 18 * index + 9
             let summary = Summary(run)
-            var text = run.name + " — \(summary.steps) steps, best val \(loss(summary.bestValidation?.value))"
+            var text = run.name + " — \(plural(summary.steps, "step")), best val \(loss(summary.bestValidation?.value))"
             if let model = summary.model { text += " — " + model }
             if !differences[index].isEmpty { text += " — " + differences[index].joined(separator: ", ") }
             let shown = fitted(text, width: Double(width - 2 * margin - 18), fontSize: 12)
@@ -322,6 +322,10 @@ public enum PlotReport {
         guard smoothing >= 0 && smoothing < 1 else {
             throw TrainerError("plot: smoothing \(smoothing) is outside 0 ..< 1 (0: off; 0.9: TensorBoard-like; 0.99: heavy)")
         }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw TrainerError("--output \(output) is a folder; name a file, e.g. \(RunMetrics.joined(output, "report.html"))")
+        }
         let runs = try loadRuns(runDirectories)
         let asSVG = output.lowercased().hasSuffix(".svg")
         let text = asSVG ? svg(runs, smoothing: smoothing, title: title) : html(runs, smoothing: smoothing, title: title)
@@ -337,9 +341,12 @@ public enum PlotReport {
             throw TrainerError("\(output): cannot write the report (\(error.localizedDescription))")
         }
         let chartCount = charts(runs, smoothing: smoothing).count
-        return "wrote \(output): \(runs.count) run\(runs.count == 1 ? "" : "s") (\(runs.map(\.name).joined(separator: ", "))), "
-            + "\(chartCount) charts, \(text.utf8.count / 1024 + 1) KB"
+        return "wrote \(output): \(plural(runs.count, "run")) (\(runs.map(\.name).joined(separator: ", "))), "
+            + "\(plural(chartCount, "chart")), \(text.utf8.count / 1024 + 1) KB"
     }
 
     static func esc(_ text: String) -> String { AttentionMaps.escaped(text) }
+
+    /// "1 run", "2 runs".
+    static func plural(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
 }

@@ -154,8 +154,9 @@ public struct SVGChart: Sendable {
         }
         var (a, b) = (low, high)
         if a == b {
+            // One value: a range around it (from 0 for values that cannot be negative, like steps).
             let spread = a == 0 ? 1 : abs(a) * 0.1
-            (a, b) = (a - spread, b + spread)
+            (a, b) = (low >= 0 && a - spread < 0 ? 0 : a - spread, b + spread)
         } else {
             let pad = (b - a) * padding
             (a, b) = (low >= 0 && a - pad < 0 ? 0 : a - pad, b + pad)
@@ -375,6 +376,9 @@ public struct SVGChart: Sendable {
         let format = series.line == .faint ? { String(Int($0.rounded())) } : Self.number
         out += kept.map { format(pixels[$0].0) + "," + format(pixels[$0].1) }.joined(separator: " ")
         out += "\"><title>\(esc(series.run)): \(esc(series.label))</title></polyline>\n"
+        if kept.count == 1 {  // a line of one point would not show: a dot
+            out += "<circle cx=\"\(Self.number(pixels[0].0))\" cy=\"\(Self.number(pixels[0].1))\" r=\"2\" fill=\"\(series.colour)\"/>\n"
+        }
     }
 
     /// A `<g class="points">` with the series' run, name and marker style, holding one `<circle>`

@@ -177,6 +177,22 @@ final class PlotReportTests: XCTestCase {
         try assertLine(line.points, draws: data, in: chart, "loss without step 4")
     }
 
+    func testARunJustStartedStillShows() throws {
+        let folder = try makeTemporaryDirectory("plot-report")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // The first evaluation and the first step: one value per series.
+        let path = try writeRun(SyntheticRun(steps: 1, evalInterval: 5, seed: 7), named: "new", in: folder)
+        let document = try ParsedDocument(PlotReport.html(try PlotReport.loadRuns([path]), smoothing: 0.9))
+        let chart = try XCTUnwrap(document.charts.first { $0.id == "lr" })
+        XCTAssertEqual(chart.xGrid.first?.value, 0, "a step axis does not start below 0")
+        XCTAssertTrue(chart.xGrid.allSatisfy { $0.value >= 0 })
+        XCTAssertEqual(chart.dots, 1, "a line of one point is drawn as a dot")
+        let line = try XCTUnwrap(chart.polylines.first { $0.series == "lr" })
+        let (x, y) = try chart.transform().values(of: line.points[0])
+        XCTAssertEqual(x, 0, accuracy: 0.01)
+        XCTAssertEqual(y, 1e-4, accuracy: 1e-7)
+    }
+
     func testStandaloneSVGHoldsTheChartsAndTheRuns() throws {
         let folder = try makeTemporaryDirectory("plot-report")
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -269,6 +285,10 @@ final class PlotReportTests: XCTestCase {
         }
         XCTAssertEqual(try String(contentsOfFile: output, encoding: .utf8), "previous report", "a failed plot keeps the old report")
         XCTAssertThrowsError(try PlotReport.write(runDirectories: [good], output: output, smoothing: 1))
+        XCTAssertThrowsError(try PlotReport.write(runDirectories: [good], output: folder + "/empty-folder")) { error in
+            XCTAssertEqual((error as? TrainerError)?.message,
+                           "--output \(folder)/empty-folder is a folder; name a file, e.g. \(folder)/empty-folder/report.html")
+        }
         XCTAssertThrowsError(try PlotReport.write(runDirectories: [], output: output))
         // A good run replaces the report.
         try PlotReport.write(runDirectories: [good], output: output)
@@ -424,6 +444,8 @@ struct ParsedChart {
     var polylines: [(run: String, series: String, stroke: String, faint: Bool, points: [SVGPoint])] = []
     var circles: [(run: String, series: String, point: SVGPoint)] = []
     var texts: [String] = []
+    /// Circles outside point groups and legends: the dots of one-point lines.
+    var dots = 0
 
     /// The value ↔ pixel transform that the outermost grid lines give.
     func transform() throws -> AxisTransform {
@@ -514,6 +536,8 @@ final class ParsedDocument: NSObject, XMLParserDelegate {
         case ("circle", _):
             if let group = pointGroup {
                 charts[charts.count - 1].circles.append((group.run, group.series, SVGPoint(x: number("cx"), y: number("cy"))))
+            } else if attributes["r"] == "2" {
+                charts[charts.count - 1].dots += 1
             }
         default: break
         }
