@@ -3,7 +3,8 @@ import Foundation
 /// A line chart as one standalone `<svg>` element: a title, a legend (the runs' colours, then the
 /// line styles used), nice-number ticks with light grid lines, and the series. Presentation
 /// attributes only (no CSS, no scripts), so it looks the same inline in HTML, as an `<img>`, or on
-/// GitHub; every value shown has a `<title>` tooltip.
+/// GitHub. Tooltips are `<title>` elements: a marker's gives its run and values, a line's its run and
+/// what it shows.
 ///
 /// What tests and scripts can rely on:
 /// - `<g class="plot" data-x-scale="linear|log" data-y-scale="linear|log">` holds the series;
@@ -105,7 +106,7 @@ public struct SVGChart: Sendable {
     static let simplification = 0.2
 
     /// The plot area and the value → pixel transform of both axes.
-    public struct Frame: Sendable {
+    struct Frame: Sendable {
         public var left: Double, top: Double, right: Double, bottom: Double
         /// Domains in axis units (log10 of the value on a log scale).
         public var xDomain: (low: Double, high: Double)
