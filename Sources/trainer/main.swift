@@ -19,7 +19,7 @@ struct Trainer: ParsableCommand {
         abstract: "A Transformer trainer written from scratch: OpenBLAS kernels, MPI data parallelism, HDF5 storage.",
         discussion: "Without a subcommand: train the default config (a character-level GPT on the built-in Shakespeare corpus).",
         subcommands: [Train.self, Prepare.self, Sample.self, Translate.self, AttentionCommand.self, Eval.self, Inspect.self,
-                      Bench.self, Export.self],
+                      Bench.self, Export.self, Plot.self],
         defaultSubcommand: Train.self)
 }
 
