@@ -194,7 +194,7 @@ final class CommandLineTests: XCTestCase {
             XCTAssertTrue(run.succeeded, run.description)
             XCTAssertEqual(run.lines.count, 1, run.description)
             XCTAssertTrue(run.output.hasPrefix("\(checkpoint) at step 3 on "), run.description)
-            let loss = try XCTUnwrap(run.number(after: "(validation): loss "), run.description)
+            let loss = try XCTUnwrap(run.number(after: "targets): loss "), run.description)
             let perplexity = try XCTUnwrap(run.number(after: "perplexity "), run.description)
             XCTAssertEqual(perplexity, exp(loss), accuracy: 0.01 * perplexity)
             // Both evaluate the same eval.batches of the validation split with the same weights.
@@ -441,7 +441,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertNotNil(onPrepared.number(after: "loss "), onPrepared.description)
         XCTAssertTrue(try fixture.run(["prepare", "--input", "unseen.txt", "--output", "own.h5"]).succeeded)
         try fixture.assertFails(["eval", "--checkpoint", "gpt/ckpt.h5", "--dataset", "own.h5"],
-                                naming: ["own.h5: its tokenizer (char,", "prepare the text with --tokenizer-from gpt/ckpt.h5"])
+                                naming: ["own.h5: its tokenizer (char,", "prepare the text with trainer prepare --tokenizer-from gpt/ckpt.h5"])
         // eval --full: every target of the validation split once, the same loss at any thread count.
         let full = try fixture.run(["eval", "--checkpoint", "gpt/ckpt.h5", "--full", "--threads", "1"])
         XCTAssertTrue(full.succeeded, full.description)

@@ -135,7 +135,7 @@ final class TrainerTests: XCTestCase {
         other.data.dataset = directory + "/other.h5"
         other.data.blockSize = 8
         XCTAssertThrowsError(try train(other, resume: true)) { error in
-            XCTAssertEqual("\(error)", "\(self.directory!)/other.h5: its tokenizer (char, 4 tokens) differs from the checkpoint's (char, \(try! TokenDataset(path: self.directory + "/data.h5").tokenizer.count) tokens)")
+            XCTAssertEqual("\(error)", "\(self.directory!)/other.h5: its tokenizer (char, 4 tokens) differs from the checkpoint's (char, \(try! TokenDataset(path: self.directory + "/data.h5").tokenizer.count) tokens); prepare the text with trainer prepare --tokenizer-from \(run)/ckpt.h5")
         }
         // A failed resume leaves the checkpoint as it was.
         XCTAssertEqual(try Checkpoint.Reader(path: run + "/ckpt.h5").header.step, 2)

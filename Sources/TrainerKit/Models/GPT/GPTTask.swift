@@ -38,7 +38,7 @@ public final class GPTTask: TrainingTask {
     public func checkTokenizer(against group: HDF5Group, checkpoint: String) throws {
         let stored = try Tokenizers.read(from: group)
         guard stored.matches(tokenizer) else {
-            throw TrainerError("\(dataset.path): its tokenizer (\(tokenizer.kind), \(tokenizer.count) tokens) differs from the checkpoint's (\(stored.kind), \(stored.count) tokens); prepare the text with --tokenizer-from \(checkpoint), or score it with eval --text")
+            throw TrainerError("\(dataset.path): its tokenizer (\(tokenizer.kind), \(tokenizer.count) tokens) differs from the checkpoint's (\(stored.kind), \(stored.count) tokens); prepare the text with trainer prepare --tokenizer-from \(checkpoint)")
         }
     }
 
