@@ -35,6 +35,9 @@ struct Prepare: ParsableCommand {
     @Option(help: "Fraction kept for validation (the end of a text corpus; a seeded random share of a parallel one).")
     var valFraction = 0.1
 
+    @Option(help: "Translation: fraction held out as a test split (drawn after the validation pairs; 0: none). Score it with `eval --split test`.")
+    var testFraction = 0.0
+
     @Option(help: "Write a generated corpus instead: toy-en-it.")
     var generate: String?
 
@@ -49,6 +52,9 @@ struct Prepare: ParsableCommand {
                 return
             }
             if tokenizer == "char" {
+                guard testFraction == 0 else {
+                    throw TrainerError("prepare: --test-fraction is for parallel corpora (--tokenizer word or bpe); a text corpus has train and val splits")
+                }
                 try Commands.prepare(inputs: inputs, output: output, tokenizer: tokenizer, validationFraction: valFraction)
             } else {
                 var options = ParallelPrepareOptions()
@@ -58,6 +64,7 @@ struct Prepare: ParsableCommand {
                 options.sharedVocabulary = sharedVocab
                 options.maximumLength = maxLength
                 options.validationFraction = valFraction
+                options.testFraction = testFraction
                 try Commands.prepareParallel(inputs: inputs, output: output, options: options)
             }
         }
