@@ -41,16 +41,16 @@ public enum Commands {
                              sampleTokens: Int = 300) throws {
         StopSignal.install()
         let world = Communicator.world
-        let config = try ConfigLoader.load(path: configPath, overrides: overrides)
-        let threads = try threads(config: config, communicator: world)
+        let loaded = try ConfigLoader.load(path: configPath, overrides: overrides)
+        let threads = try threads(config: loaded, communicator: world)
         let isRoot = world.isRoot
         let log: (String) -> Void = { line in if isRoot { say(line) } }
         // `auto` is decided by rank 0 (the one that reads and writes run_dir) for every rank.
-        let checkpoint = config.runDirectory + "/ckpt.h5"
+        let checkpoint = loaded.runDirectory + "/ckpt.h5"
         let resuming = try world.broadcast(resume == .yes || (resume == .auto && FileManager.default.fileExists(atPath: checkpoint))
                                                ? "yes" : "no") == "yes"
         if resume == .auto { log(resuming ? "resuming from \(checkpoint) (--resume auto)" : "no \(checkpoint) yet: starting (--resume auto)") }
-        let task = try makeTask(config: config, world: world, log: log)
+        let (config, task) = try makeTask(config: loaded, world: world, log: log)
         let trainer = try Trainer(config: config, task: task, communicator: world, threads: threads, resume: resuming,
                                   overwrite: overwrite, log: log)
         let summary = try trainer.run()
@@ -65,8 +65,10 @@ public enum Commands {
         }
     }
 
-    /// The training task a config describes, preparing its dataset on rank 0 if it is missing.
-    static func makeTask(config: RunConfig, world: Communicator, log: (String) -> Void) throws -> TrainingTask {
+    /// The training task a config describes, preparing its dataset on rank 0 if it is missing, and
+    /// the config resolved against the data (`TaskFactory.resolve`), which the trainer stores.
+    static func makeTask(config: RunConfig, world: Communicator, log: (String) -> Void) throws
+        -> (config: RunConfig, task: TrainingTask) {
         let exists = FileManager.default.fileExists(atPath: config.data.dataset)
         // A missing dataset is built from data.corpus, or from the built-in corpus at its own
         // default path only: a mistyped path must not quietly train on Shakespeare.
@@ -84,7 +86,7 @@ public enum Commands {
                 log(Prepare.describe(report))
             }
             try world.barrier()
-            return try TaskFactory.make(config: config, ranksOnMachine: try world.localSize())
+            return (config, try TaskFactory.make(config: config, ranksOnMachine: try world.localSize()))
         case .seq2seq:
             if world.isRoot && !exists {
                 var inputs = config.data.corpus.split(separator: ",").map(String.init)
@@ -100,12 +102,17 @@ public enum Commands {
                 defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
                 log("preparing \(config.data.dataset) from \(temporary == nil ? inputs.joined(separator: ", ") : "the built-in English → Italian toy corpus")")
                 var options = ParallelPrepareOptions()
-                options.maximumLength = config.resolvedModel.positions
+                // positions 0 follows the data: keep pairs up to prepare's own default length.
+                if config.model.positions > 0 { options.maximumLength = config.model.positions }
                 let report = try ParallelPrepare.prepare(inputs: inputs, output: config.data.dataset, options: options)
                 log(report.description)
             }
             try world.barrier()
-            return try TaskFactory.make(config: config, ranksOnMachine: try world.localSize())
+            let resolved = try TaskFactory.resolve(config)
+            if config.model.positions == 0 {
+                log("model.positions 0: \(resolved.model.positions), the longest sequence of \(config.data.dataset) with [SOS]/[EOS]")
+            }
+            return (resolved, try TaskFactory.make(config: resolved, ranksOnMachine: try world.localSize()))
         }
     }
 

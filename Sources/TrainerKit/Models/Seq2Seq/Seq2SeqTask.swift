@@ -21,18 +21,18 @@ public final class Seq2SeqTask: TrainingTask {
     public private(set) var lastMicroBatchTokens = 0
     public private(set) var lastMicroBatchFLOPs = 0.0
 
+    /// The task of `config` over `dataset`; `model.positions` must be resolved already
+    /// (`TaskFactory.resolve`: 0 becomes the dataset's longest sequence).
     public init(config: RunConfig, dataset: ParallelDataset) throws {
         self.config = config
         self.dataset = dataset
         let sizes = config.resolvedModel
-        var longest = 0
-        for split in TokenDataset.Split.allCases {
-            for i in 0 ..< dataset.counts[split]! {
-                longest = max(longest, dataset.length(split, .source, i) + 2, dataset.length(split, .target, i) + 1)
-            }
+        guard config.model.positions > 0 else {
+            throw TrainerError("config: model.positions 0 must be resolved from \(dataset.path) before the model is built (TaskFactory.resolve)")
         }
+        let longest = dataset.longestSequence
         guard longest <= sizes.positions else {
-            throw TrainerError("config: model.positions (\(sizes.positions)) is shorter than the longest sequence of \(dataset.path) (\(longest) tokens with [SOS]/[EOS]); raise model.positions or data.block_size")
+            throw TrainerError("config: model.positions (\(sizes.positions)) is shorter than the longest sequence of \(dataset.path) (\(longest) tokens with [SOS]/[EOS]); raise model.positions, or set it to 0 to follow the data")
         }
         sequences = config.data.microBatchSize
         seed = UInt64(config.seed)
