@@ -240,7 +240,7 @@ public final class Trainer {
                                        config: configText)
         try Checkpoint.write(to: checkpointPath, header: header, parameters: task.parameters, optimizer: optimizer,
                              writeTokenizer: task.writeTokenizer, metrics: metrics, exponents: gradients.exponents,
-                             extraState: ["dataset": config.data.dataset])
+                             extraState: Checkpoint.datasetState(config.data.dataset))
         log("step \(step): wrote \(checkpointPath)")
     }
 

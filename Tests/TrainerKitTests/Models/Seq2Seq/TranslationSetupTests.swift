@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 import TrainerKit
 
-/// What a translation run takes from its data: `model.positions: 0` resolved from the dataset.
+/// What a translation run takes from its data and its folder: `model.positions: 0` resolved from
+/// the dataset, and the dataset found again from a checkpoint wherever `eval` runs.
 final class TranslationSetupTests: XCTestCase {
     var directory: String!
 
@@ -60,5 +61,37 @@ final class TranslationSetupTests: XCTestCase {
         // The resolved config is what a checkpoint stores: it reads back with the same size.
         let text = try ConfigLoader.yaml(resolved)
         XCTAssertEqual(try ConfigLoader.load(text: text, source: "stored").model.positions, longest)
+    }
+
+    /// Where `eval` looks for a checkpoint's dataset, in order: the recorded absolute path, then
+    /// the path as typed relative to the checkpoint's folder, to the folder training ran in (the
+    /// checkpoint's folder less run_dir), and to the current folder.
+    func testTheDatasetIsLookedForWhereverTheCheckpointWent() throws {
+        let checkpointFolder = directory + "/project/runs/translation"
+        try FileManager.default.createDirectory(atPath: checkpointFolder, withIntermediateDirectories: true)
+        func write(_ name: String, state: [String: String]) throws -> Checkpoint.Reader {
+            let checkpoint = checkpointFolder + "/" + name
+            let file = try HDF5File(path: checkpoint, mode: .truncate)
+            try file.setAttribute("format", Checkpoint.format)
+            try file.setAttribute("format_version", Int64(1))
+            try file.setAttribute("model_kind", "seq2seq")
+            for name in ["step", "tokens_seen", "seed"] { try file.setAttribute(name, Int64(0)) }
+            try file.setAttribute("config", "")
+            let group = try file.createGroup("state")
+            for (key, value) in state { try group.setAttribute(key, value) }
+            try file.close()
+            return try Checkpoint.Reader(path: checkpoint)
+        }
+        let here = FileManager.default.currentDirectoryPath
+        let recorded = try write("ckpt.h5", state: ["dataset": "data/pairs.h5", "dataset_absolute": "/elsewhere/data/pairs.h5"])
+        XCTAssertEqual(recorded.datasetCandidates(typed: "data/pairs.h5", runDirectory: "runs/translation"), [
+            "/elsewhere/data/pairs.h5", checkpointFolder + "/data/pairs.h5", directory + "/project/data/pairs.h5",
+            here + "/data/pairs.h5",
+        ])
+        // An older checkpoint (no absolute path); a run_dir that the folder does not end with.
+        let old = try write("ckpt-old.h5", state: ["dataset": "data/pairs.h5"])
+        XCTAssertEqual(old.datasetCandidates(typed: "data/pairs.h5", runDirectory: "runs/other"),
+                       [checkpointFolder + "/data/pairs.h5", here + "/data/pairs.h5"])
+        XCTAssertEqual(old.datasetCandidates(typed: "/data/pairs.h5", runDirectory: "runs/translation"), ["/data/pairs.h5"])
     }
 }
