@@ -141,8 +141,6 @@ public enum Commands {
         FileHandle.standardOutput.write(Data("\n".utf8))
     }
 
-    /// `trainer eval`: the validation loss and perplexity of a checkpoint on its dataset (or
-    /// another with the same tokenizer); for translation also BLEU, chrF, CER and WER.
     /// `trainer eval --text FILE...`: a GPT checkpoint's loss, perplexity and bits per character on
     /// any text (`TextEvaluation`).
     public static func evaluateText(checkpoint path: String, files: [String], threads: Int) throws {
@@ -158,34 +156,65 @@ public enum Commands {
         say("\(path) at step \(trained.reader.header.step) on " + result.describe(files: files, window: window))
     }
 
-    public static func evaluate(checkpoint path: String, dataset: String?, beam: Int?, threads: Int) throws {
+    /// `trainer eval`: the loss and perplexity of a checkpoint on a split (validation, or test) of
+    /// its dataset, found from any folder (`TrainedModel.datasetPath`), or of `dataset` (with the
+    /// same tokenizer); for translation also BLEU, chrF, CER and WER of every pair of the split.
+    public static func evaluate(checkpoint path: String, dataset: String?, split: TokenDataset.Split = .val, beam: Int?,
+                                threads: Int) throws {
         let checkpoint = try TrainedModel(checkpoint: path)
         var overrides: [String] = []
-        if let dataset { overrides.append("data.dataset=\(dataset)") }
         if let beam { overrides.append("eval.beam=\(beam)") }
         var config = try ConfigLoader.load(text: checkpoint.reader.header.config, source: path + " (stored config)",
                                            overrides: overrides)
         config.threads = threads
-        guard FileManager.default.fileExists(atPath: config.data.dataset) else {
-            throw TrainerError("eval: \(config.data.dataset): no such file (the checkpoint's dataset; pass --dataset)")
+        if let dataset {
+            guard FileManager.default.fileExists(atPath: dataset) else { throw TrainerError("eval: --dataset \(dataset): no such file") }
+            config.data.dataset = dataset
+        } else {
+            config.data.dataset = try checkpoint.datasetPath(for: "eval")
         }
+        if split == .test {
+            guard config.model.kind == .seq2seq else {
+                throw TrainerError("eval --split test: \(path) is a '\(config.model.kind.rawValue)' checkpoint; only translation datasets have a test split")
+            }
+            guard try ParallelDataset(path: config.data.dataset).hasTestSplit else {
+                throw TrainerError("eval --split test: \(config.data.dataset) has no test split; prepare it with --test-fraction (or score a file with --pairs)")
+            }
+        }
+        // Checkpoints written before positions 0 was resolved at training time.
+        config = try TaskFactory.resolve(config)
         let world = Communicator.world
         let task = try TaskFactory.make(config: config)
         try checkpoint.load(into: task)
         let parallelism = Parallelism(threads: threads)
-        var sum = 0.0, count = 0
-        for index in 0 ..< task.evaluationBatches(.val) {
-            let total = try task.evaluateMicroBatch(split: .val, index: index, parallelism: parallelism)
-            sum += total.sum
-            count += total.count
+        var total = CrossEntropy.Total()
+        for index in 0 ..< task.evaluationBatches(split) {
+            total = total + (try task.evaluateMicroBatch(split: split, index: index, parallelism: parallelism))
         }
-        let loss = sum / Double(max(count, 1))
-        var line = String(format: "%@ at step %d on %@ (validation): loss %.6f, perplexity %.4f", path, checkpoint.reader.header.step,
-                          config.data.dataset, loss, exp(loss))
-        for (name, value) in try task.extraEvaluation(step: checkpoint.reader.header.step, communicator: world, parallelism: parallelism) {
-            line += String(format: ", %@ %.2f", name, name == "cer" || name == "wer" ? value * 100 : value)
-            if name == "cer" || name == "wer" { line += "%" }
+        let name = split == .val ? "validation" : split.rawValue
+        var line = "\(path) at step \(checkpoint.reader.header.step) on \(config.data.dataset) (\(name)): "
+            + describeLoss(total, labelSmoothing: config.model.labelSmoothing)
+        if let summary = task.extraEvaluationSummary(split: split, limit: 0) {
+            FileHandle.standardError.write(Data("eval: \(summary) ...\n".utf8))
         }
+        line += describeScores(try task.extraEvaluation(split: split, limit: 0, communicator: world, parallelism: parallelism))
         say(line)
+    }
+
+    /// "loss 2.034567, perplexity 7.6500", or with label smoothing "loss 3.045678 (label smoothing
+    /// 0.1), unsmoothed loss 2.034567, perplexity 7.6500 (21.0234 smoothed)": the loss is the one
+    /// training minimises, the perplexity always exp of the plain cross-entropy.
+    static func describeLoss(_ total: CrossEntropy.Total, labelSmoothing: Double) -> String {
+        let loss = total.mean, plain = total.unsmoothedMean
+        guard labelSmoothing > 0 else { return String(format: "loss %.6f, perplexity %.4f", loss, exp(plain)) }
+        return String(format: "loss %.6f (label smoothing %g), unsmoothed loss %.6f, perplexity %.4f (%.4f smoothed)",
+                      loss, labelSmoothing, plain, exp(plain), exp(loss))
+    }
+
+    /// ", bleu 12.34, chrf 45.67, cer 12.34%, wer 23.45%" (nothing for no scores).
+    static func describeScores(_ scores: [(String, Double)]) -> String {
+        scores.map { name, value in
+            name == "cer" || name == "wer" ? String(format: ", %@ %.2f%%", name, value * 100) : String(format: ", %@ %.2f", name, value)
+        }.joined()
     }
 }

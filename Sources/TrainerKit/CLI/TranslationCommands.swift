@@ -26,6 +26,45 @@ extension Commands {
         }
     }
 
+    /// The indices of the sources (token ids, without specials) that the translator will cut:
+    /// longer than its positions less [SOS] and [EOS].
+    static func truncatedInputs(_ sources: [[Int32]], translator: Translator) -> [Int] {
+        sources.indices.filter { sources[$0].count + 2 > translator.model.config.positions }
+    }
+
+    /// One line on standard error when some inputs were cut to the model's positions, e.g.
+    /// "translate: 3 inputs truncated to 41 tokens, the model's limit (lines 4, 17, 90)"; the first
+    /// ten numbers are listed.
+    static func warnTruncated(_ command: String, _ numbers: [Int], kind: String, places: String, translator: Translator) {
+        guard !numbers.isEmpty else { return }
+        let listed = numbers.prefix(10).map(String.init).joined(separator: ", ") + (numbers.count > 10 ? ", …" : "")
+        let limit = translator.model.config.positions - 2
+        FileHandle.standardError.write(Data("\(command): \(numbers.count) \(kind) truncated to \(limit) tokens, the model's limit (\(places) \(listed))\n".utf8))
+    }
+
+    /// `trainer eval --pairs`: a translation checkpoint scored on sentence pairs from one TSV file
+    /// (source<TAB>reference) or two aligned files (`PairEvaluation`). Empty and malformed lines are
+    /// skipped and counted on standard error, as are pairs cut to the model's positions.
+    public static func evaluatePairs(checkpoint path: String, files: [String], beam: Int?, threads: Int) throws {
+        let trained = try TrainedModel(checkpoint: path)
+        try trained.require(.seq2seq, for: "eval --pairs")
+        let beam = beam ?? trained.config.eval.beam
+        var report = ParallelPrepare.Report(output: "")
+        let pairs = try ParallelPrepare.readNumberedPairs(files, report: &report, command: "eval --pairs")
+        let translator = try trained.translator(batch: 16 * max(1, beam), threads: threads, for: "eval --pairs")
+        let skipped = report.empty + report.malformed
+        if skipped > 0 {
+            FileHandle.standardError.write(Data("eval --pairs: skipped \(skipped) of \(report.lines) lines (\(report.empty) with an empty side, \(report.malformed) without a tab)\n".utf8))
+        }
+        FileHandle.standardError.write(Data("eval --pairs: translating \(pairs.count) pairs (\(beam > 1 ? "beam \(beam)" : "greedy")) ...\n".utf8))
+        let result = PairEvaluation.run(pairs: pairs.map { ($0.source, $0.target) }, lines: pairs.map(\.line), translator: translator,
+                                        beam: beam, lengthPenalty: trained.config.eval.lengthPenalty,
+                                        parallelism: Parallelism(threads: threads))
+        warnTruncated("eval --pairs", result.truncatedLines, kind: "pairs", places: "lines", translator: translator)
+        say("\(path) at step \(trained.reader.header.step) on \(files.joined(separator: " + ")) (\(pairs.count) pairs): "
+            + describeLoss(result.loss, labelSmoothing: trained.config.model.labelSmoothing) + describeScores(result.scores))
+    }
+
     /// `trainer attention`: translates one sentence greedily, runs the model once more on the
     /// sentence and its translation, and writes every attention map as an HTML page.
     public static func attention(checkpoint: String, sentence: String, output: String, threads: Int) throws {

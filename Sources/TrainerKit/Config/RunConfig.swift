@@ -130,6 +130,7 @@ extension RunConfig {
         try require(eval.batches > 0 && eval.batches <= 1_000_000, "eval.batches (\(eval.batches)) must be in 1 ... 1,000,000")
         try require(eval.beam > 0, "eval.beam (\(eval.beam)) must be positive (1 for greedy decoding)")
         try require(eval.lengthPenalty >= 0 && eval.lengthPenalty.isFinite, "eval.length_penalty (\(eval.lengthPenalty)) must be 0 or more")
+        try require(eval.decodePairs >= 0, "eval.decode_pairs (\(eval.decodePairs)) must be positive, or 0 for the whole validation split")
         try require(checkpoint.interval >= 0,
                     "checkpoint.interval (\(checkpoint.interval)) must be positive, or 0 for only at the end")
         try require(checkpoint.keep >= 1, "checkpoint.keep (\(checkpoint.keep)) must be at least 1")

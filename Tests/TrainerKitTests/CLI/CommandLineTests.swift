@@ -203,6 +203,54 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
+    /// `eval --pairs`: any sentence pairs, as one TSV file or two aligned files, scored with the
+    /// checkpoint's tokenizers. On the validation split's own sentences it gives what `eval` gives
+    /// on the dataset: the same loss, perplexity and scores.
+    func testEvalScoresSentencePairsFromATSVFile() throws {
+        let fixture = try CommandLineFixture.shared()
+        let dataset = try ParallelDataset(path: fixture.directory + "/pairs.h5")
+        let sources = try dataset.texts(.val, .source), references = try dataset.texts(.val, .target)
+        var lines = zip(sources, references).map { $0 + "\t" + $1 }
+        lines.insert("a line without a tab", at: 3)
+        _ = try writeText(lines.joined(separator: "\n") + "\n", "val.tsv", in: fixture.directory)
+        _ = try writeText(sources.joined(separator: "\n") + "\n", "val.en", in: fixture.directory)
+        _ = try writeText(references.joined(separator: "\n") + "\n", "val.it", in: fixture.directory)
+
+        let onDataset = try fixture.run(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1"])
+        let onTSV = try fixture.run(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--pairs", "val.tsv"])
+        let onFiles = try fixture.run(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--pairs", "val.en", "val.it"])
+        for run in [onDataset, onTSV, onFiles] { XCTAssertTrue(run.succeeded, run.description) }
+        XCTAssertEqual(onTSV.lines.count, 1, onTSV.description)
+        XCTAssertTrue(onTSV.output.hasPrefix("seq2seq/ckpt.h5 at step 3 on val.tsv (\(sources.count) pairs): loss "), onTSV.description)
+        XCTAssertTrue(onFiles.output.hasPrefix("seq2seq/ckpt.h5 at step 3 on val.en + val.it (\(sources.count) pairs): loss "),
+                      onFiles.description)
+        XCTAssertTrue(onTSV.errorOutput.contains("eval --pairs: skipped 1 of \(sources.count + 1) lines (0 with an empty side, 1 without a tab)"),
+                      onTSV.description)
+        let loss = try XCTUnwrap(onDataset.number(after: "loss "))
+        for run in [onTSV, onFiles] {
+            XCTAssertEqual(try XCTUnwrap(run.number(after: "loss ")), loss, accuracy: 1e-5, run.description)
+            XCTAssertEqual(try XCTUnwrap(run.number(after: "perplexity ")), exp(loss), accuracy: 1e-3 * exp(loss))
+            for name in ["bleu", "chrf", "cer", "wer"] {
+                XCTAssertEqual(run.number(after: name + " "), onDataset.number(after: name + " "), "\(name): \(run.output) vs \(onDataset.output)")
+            }
+        }
+        XCTAssertEqual(onTSV.output.components(separatedBy: "pairs): ").last, onFiles.output.components(separatedBy: "pairs): ").last)
+
+        try fixture.assertFails(["eval", "--checkpoint", "gpt/ckpt.h5", "--pairs", "val.tsv"],
+                                naming: ["a 'gpt' checkpoint; eval --pairs needs a seq2seq one"])
+        try fixture.assertFails(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--pairs", "missing.tsv"],
+                                naming: ["eval --pairs: missing.tsv: no such file"])
+        try fixture.assertFails(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--pairs", "val.en", "val.it", "val.tsv"],
+                                naming: ["--pairs takes one TSV file or two aligned files, got 3"])
+        try fixture.assertFails(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--pairs", "val.tsv", "--dataset", "pairs.h5"],
+                                naming: ["--pairs goes without --dataset"])
+        try fixture.assertFails(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--split", "test"],
+                                naming: ["pairs.h5 has no test split; prepare it with --test-fraction"])
+        try fixture.assertFails(["eval", "--checkpoint", "gpt/ckpt.h5", "--split", "test"],
+                                naming: ["a 'gpt' checkpoint; only translation datasets have a test split"])
+        try fixture.assertFails(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--split", "train"], naming: ["--split train is not val or test"])
+    }
+
     func testInspectListsTheCheckpointsParameters() throws {
         let fixture = try CommandLineFixture.shared()
         let run = try fixture.run(["inspect", "gpt/ckpt.h5"])
@@ -304,9 +352,53 @@ final class CommandLineTests: XCTestCase {
         ]
         for (arguments, fragments) in cases { try fixture.assertFails(arguments, naming: fragments) }
         XCTAssertFalse(FileManager.default.fileExists(atPath: fixture.directory + "/out.h5"), "a failed prepare wrote its output")
-        // The checkpoint names its dataset relative to the folder it was trained in.
-        try fixture.assertFails(["eval", "--checkpoint", "../gpt/ckpt.h5", "--threads", "1"], in: "elsewhere",
-                                naming: ["eval: lm.h5: no such file (the checkpoint's dataset; pass --dataset)"])
+    }
+
+    /// The checkpoint records its dataset's absolute path, so `eval` works from any folder; a
+    /// checkpoint without it (older ones), or whose dataset moved, finds the dataset next to
+    /// itself or in the folder it was trained in; a dataset found nowhere is one line naming
+    /// every path tried and --dataset.
+    func testEvalFindsTheCheckpointsDatasetFromAnyFolder() throws {
+        let fixture = try CommandLineFixture.shared()
+        let folder = fixture.directory
+        try FileManager.default.createDirectory(atPath: folder + "/elsewhere", withIntermediateDirectories: true)
+        let reader = try Checkpoint.Reader(path: folder + "/gpt/ckpt.h5")
+        XCTAssertEqual(reader.stateAttribute("dataset"), "lm.h5", "as typed, as before")
+        XCTAssertEqual(reader.stateAttribute("dataset_absolute"), URL(fileURLWithPath: folder + "/lm.h5").standardizedFileURL.path)
+        let fromElsewhere = try fixture.run(["eval", "--checkpoint", "../gpt/ckpt.h5", "--threads", "1"], in: "elsewhere")
+        XCTAssertTrue(fromElsewhere.succeeded, fromElsewhere.description)
+        XCTAssertEqual(fromElsewhere.number(after: "loss "), try fixture.run(["eval", "--checkpoint", "gpt/ckpt.h5", "--threads", "1"])
+            .number(after: "loss "))
+
+        // Without the absolute path (as older checkpoints): found in the folder training ran in
+        // (the checkpoint's folder less run_dir "gpt"), then next to the checkpoint.
+        func copyWithoutAbsolutePath(to name: String, recorded: String) throws {
+            try FileManager.default.createDirectory(atPath: folder + "/" + name, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: folder + "/gpt/ckpt.h5", toPath: folder + "/\(name)/ckpt.h5")
+            let file = try HDF5File(path: folder + "/\(name)/ckpt.h5", mode: .readWrite)
+            try file.group("state").setAttribute("dataset_absolute", recorded)
+            try file.close()
+        }
+        try copyWithoutAbsolutePath(to: "moved/gpt", recorded: "")
+        try FileManager.default.copyItem(atPath: folder + "/lm.h5", toPath: folder + "/moved/lm.h5")
+        let inferred = try fixture.run(["eval", "--checkpoint", "../moved/gpt/ckpt.h5", "--threads", "1"], in: "elsewhere")
+        XCTAssertTrue(inferred.succeeded, inferred.description)
+        XCTAssertTrue(inferred.output.contains("/moved/lm.h5 (validation)"), inferred.description)
+        try copyWithoutAbsolutePath(to: "bundle", recorded: folder + "/gone/lm.h5")
+        try FileManager.default.copyItem(atPath: folder + "/lm.h5", toPath: folder + "/bundle/lm.h5")
+        let beside = try fixture.run(["eval", "--checkpoint", "../bundle/ckpt.h5", "--threads", "1"], in: "elsewhere")
+        XCTAssertTrue(beside.succeeded, beside.description)
+        XCTAssertTrue(beside.output.contains("/bundle/lm.h5 (validation)"), beside.description)
+
+        try copyWithoutAbsolutePath(to: "lost", recorded: folder + "/gone/lm.h5")
+        try fixture.assertFails(["eval", "--checkpoint", "../lost/ckpt.h5", "--threads", "1"], in: "elsewhere",
+                                naming: ["eval: the checkpoint's dataset lm.h5 is not found (tried ", folder + "/gone/lm.h5",
+                                         "/lost/lm.h5", "/elsewhere/lm.h5", "pass --dataset PATH"])
+        let explicit = try fixture.run(["eval", "--checkpoint", "../lost/ckpt.h5", "--dataset", "../lm.h5", "--threads", "1"],
+                                       in: "elsewhere")
+        XCTAssertTrue(explicit.succeeded, explicit.description)
+        try fixture.assertFails(["eval", "--checkpoint", "gpt/ckpt.h5", "--dataset", "nothing.h5"],
+                                naming: ["eval: --dataset nothing.h5: no such file"])
     }
 
     func testResumeErrorsNameTheCheckpoint() throws {
