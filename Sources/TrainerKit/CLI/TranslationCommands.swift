@@ -13,17 +13,45 @@ extension Commands {
         say("wrote \(pairs) English<TAB>Italian pairs to \(output)")
     }
 
-    /// `trainer translate`: sentences from the arguments, or one per standard-input line.
+    /// Lines of standard input translated together when it is a file or a pipe (a terminal is
+    /// translated line by line, as typed).
+    public static let translationChunk = 64
+
+    /// `trainer translate`: sentences from the arguments, or one per standard-input line, read
+    /// `translationChunk` lines at a time and translated as one batch (`translateInLengthOrder`),
+    /// the output written in input order after each chunk (arguments are cut into the same
+    /// chunks). Inputs longer than the model's positions are cut to fit, and counted in one line
+    /// on standard error at the end.
     public static func translate(checkpoint: String, sentences: [String], beam: Int, lengthPenalty: Double, threads: Int) throws {
         let translator = try TrainedModel(checkpoint: checkpoint).translator(batch: 16 * max(1, beam), threads: threads,
                                                                              for: "translate")
+        var truncated: [Int] = []
+        func translateChunk(_ lines: [String], firstNumber: Int) {
+            let ids = lines.map { translator.sourceTokenizer.encode($0) }
+            truncated += truncatedInputs(ids, translator: translator).map { firstNumber + $0 }
+            let outputs = translator.translateInLengthOrder(ids: ids, beam: beam, lengthPenalty: lengthPenalty)
+                .map { translator.targetTokenizer.decode($0) + "\n" }
+            FileHandle.standardOutput.write(Data(outputs.joined().utf8))
+        }
         if !sentences.isEmpty {
-            for output in translator.translate(sentences, beam: beam, lengthPenalty: lengthPenalty) { say(output) }
+            for start in stride(from: 0, to: sentences.count, by: translationChunk) {
+                translateChunk(Array(sentences[start ..< min(sentences.count, start + translationChunk)]), firstNumber: start + 1)
+            }
+            warnTruncated("translate", truncated, kind: "inputs", places: "arguments", translator: translator)
             return
         }
+        let chunk = isatty(STDIN_FILENO) != 0 ? 1 : translationChunk
+        var lines: [String] = [], next = 1
         while let line = readLine() {
-            say(translator.translate([line], beam: beam, lengthPenalty: lengthPenalty)[0])
+            lines.append(line)
+            if lines.count == chunk {
+                translateChunk(lines, firstNumber: next)
+                next += lines.count
+                lines.removeAll(keepingCapacity: true)
+            }
         }
+        if !lines.isEmpty { translateChunk(lines, firstNumber: next) }
+        warnTruncated("translate", truncated, kind: "inputs", places: "lines", translator: translator)
     }
 
     /// The indices of the sources (token ids, without specials) that the translator will cut:
@@ -66,11 +94,16 @@ extension Commands {
     }
 
     /// `trainer attention`: translates one sentence greedily, runs the model once more on the
-    /// sentence and its translation, and writes every attention map as an HTML page.
+    /// sentence and its translation, and writes every attention map as an HTML page. A sentence
+    /// longer than the model's positions is cut to fit, with a line on standard error.
     public static func attention(checkpoint: String, sentence: String, output: String, threads: Int) throws {
         let translator = try TrainedModel(checkpoint: checkpoint).translator(batch: 1, threads: threads, for: "attention")
-        let sourceIDs = translator.sourceSequence(translator.sourceTokenizer.encode(sentence))
-        let translation = translator.translate(ids: [translator.sourceTokenizer.encode(sentence)])[0]
+        let encoded = translator.sourceTokenizer.encode(sentence)
+        if !truncatedInputs([encoded], translator: translator).isEmpty {
+            FileHandle.standardError.write(Data("attention: the sentence has \(encoded.count) tokens; truncated to \(translator.model.config.positions - 2), the model's limit\n".utf8))
+        }
+        let sourceIDs = translator.sourceSequence(encoded)
+        let translation = translator.translate(ids: [encoded])[0]
         let specials = translator.targetTokenizer.specials!
         let targetIDs = [specials.sos] + translation
         let model = translator.model

@@ -161,9 +161,67 @@ final class CommandLineTests: XCTestCase {
                                             input: "The dog runs.\nThe cat waits.\n\nThe boy finds the flower.\n")
         XCTAssertTrue(standardInput.succeeded, standardInput.description)
         XCTAssertEqual(standardInput.lines.count, 4, "one line per input line, the empty one included: \(standardInput.description)")
-        // The first line alone, as an argument, translates to the same words (greedy, batch of one both times).
-        let single = try fixture.run(["translate", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--beam", "1", "The dog runs."])
-        XCTAssertEqual(single.lines, Array(standardInput.lines.prefix(1)), single.description)
+        // The same lines as arguments are translated the same way (the same batch).
+        let same = try fixture.run(["translate", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--beam", "1", "The dog runs.",
+                                    "The cat waits.", "", "The boy finds the flower."])
+        XCTAssertEqual(same.lines, standardInput.lines, same.description)
+    }
+
+    /// Standard input is translated in chunks of 64 lines, each one batch sorted by length, and
+    /// the output keeps the input order: the same lines shuffled within a chunk come out shuffled
+    /// the same way (a chunk's batches depend only on its set of sentences), and 70 lines (two
+    /// chunks) read from standard input match the same 70 as arguments, with greedy and beam search.
+    func testTranslateBatchesStandardInputAndKeepsItsOrder() throws {
+        let fixture = try CommandLineFixture.shared()
+        let sentences = ToyTranslation.corpus(count: 70).map { String($0.split(separator: "\t")[0]) }
+        var random = TestRandom(seed: 5)
+        var permutation = Array(0 ..< 64)
+        for i in stride(from: 63, to: 0, by: -1) { permutation.swapAt(i, Int(random.next() % UInt64(i + 1))) }
+        for beam in ["1", "3"] {
+            let options = ["translate", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--beam", beam]
+            let ordered = try fixture.run(options, input: sentences.prefix(64).joined(separator: "\n") + "\n")
+            let shuffled = try fixture.run(options, input: permutation.map { sentences[$0] }.joined(separator: "\n") + "\n")
+            XCTAssertTrue(ordered.succeeded && shuffled.succeeded, ordered.description + shuffled.description)
+            XCTAssertEqual(ordered.lines.count, 64, ordered.description)
+            XCTAssertEqual(shuffled.lines, permutation.map { ordered.lines[$0] }, "beam \(beam): each translation stays on its line")
+            XCTAssertGreaterThan(Set(ordered.lines).count, 1, "distinct sentences, not all one translation: \(ordered.description)")
+
+            let piped = try fixture.run(options, input: sentences.joined(separator: "\n"))  // no final newline
+            let arguments = try fixture.run(options + sentences)
+            XCTAssertEqual(piped.lines.count, 70, piped.description)
+            XCTAssertEqual(piped.lines, arguments.lines, "beam \(beam): standard input and arguments agree")
+            XCTAssertEqual(Array(piped.lines.prefix(64)), ordered.lines, "the first chunk is the same 64 lines")
+            XCTAssertEqual(piped.errorOutput, "", piped.description)
+        }
+    }
+
+    /// Inputs longer than the model's positions (16 here: 14 source tokens) are truncated, and
+    /// said so on standard error: one line for translate and eval --pairs, naming the lines, and
+    /// one for attention.
+    func testTruncatedInputsAreReported() throws {
+        let fixture = try CommandLineFixture.shared()
+        let long = "The dog runs and the cat waits and the boy finds the flower and the girl sees the car."
+        let short = "The dog runs."
+        let translated = try fixture.run(["translate", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--beam", "1"],
+                                         input: [short, long, short, long, long].joined(separator: "\n") + "\n")
+        XCTAssertTrue(translated.succeeded, translated.description)
+        XCTAssertEqual(translated.lines.count, 5, translated.description)
+        XCTAssertEqual(translated.errorOutput, "translate: 3 inputs truncated to 14 tokens, the model's limit (lines 2, 4, 5)\n")
+        let arguments = try fixture.run(["translate", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", long, short])
+        XCTAssertEqual(arguments.errorOutput, "translate: 1 inputs truncated to 14 tokens, the model's limit (arguments 1)\n")
+        let quiet = try fixture.run(["translate", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", short])
+        XCTAssertEqual(quiet.errorOutput, "", "nothing truncated, nothing said")
+
+        _ = try writeText("\(short)\tIl cane corre.\n\(long)\tIl cane corre.\n", "long.tsv", in: fixture.directory)
+        let scored = try fixture.run(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--pairs", "long.tsv"])
+        XCTAssertTrue(scored.succeeded, scored.description)
+        XCTAssertTrue(scored.errorOutput.contains("eval --pairs: 1 pairs truncated to 14 tokens, the model's limit (lines 2)\n"),
+                      scored.description)
+
+        let attention = try fixture.run(["attention", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--output", "long.html", long])
+        XCTAssertTrue(attention.succeeded, attention.description)
+        XCTAssertTrue(attention.errorOutput.hasPrefix("attention: the sentence has "), attention.description)
+        XCTAssertTrue(attention.errorOutput.contains("truncated to 14, the model's limit"), attention.description)
     }
 
     func testAttentionWritesAnHTMLPageWithEveryMap() throws {
