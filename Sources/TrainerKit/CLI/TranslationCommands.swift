@@ -94,8 +94,9 @@ extension Commands {
     }
 
     /// `trainer attention`: translates one sentence greedily, runs the model once more on the
-    /// sentence and its translation, and writes every attention map as an HTML page. A sentence
-    /// longer than the model's positions is cut to fit, with a line on standard error.
+    /// sentence and its translation, and writes every attention map as an HTML page, its axes
+    /// labelled with the tokens as text (`Tokenizer.readableTokens`). A sentence longer than the
+    /// model's positions is cut to fit, with a line on standard error.
     public static func attention(checkpoint: String, sentence: String, output: String, threads: Int) throws {
         let translator = try TrainedModel(checkpoint: checkpoint).translator(batch: 1, threads: threads, for: "attention")
         let encoded = translator.sourceTokenizer.encode(sentence)
@@ -113,8 +114,9 @@ extension Commands {
                      parallelism: Parallelism(threads: threads))
         model.decode(target: targetIDs, mask: [UInt8](repeating: 1, count: T), labels: nil, batch: 1, length: T,
                      sourceLength: S, parallelism: Parallelism(threads: threads))
-        let sourceTokens = sourceIDs.map { translator.sourceTokenizer.vocabulary[Int($0)] }
-        let targetTokens = targetIDs.map { translator.targetTokenizer.vocabulary[Int($0)] }
+        // Tokens as text, not as BPE byte symbols (`Ġè` → " è").
+        let sourceTokens = translator.sourceTokenizer.readableTokens(sourceIDs)
+        let targetTokens = translator.targetTokenizer.readableTokens(targetIDs)
         func maps(_ buffer: (Int) -> FloatBuffer, rows: Int, columns: Int) -> [[[Float]]] {
             (0 ..< model.config.layers).map { layer in
                 let probabilities = buffer(layer)

@@ -224,6 +224,94 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(attention.errorOutput.contains("truncated to 14, the model's limit"), attention.description)
     }
 
+    /// A translator as a user trains one on their own data: a BPE dataset with a test split,
+    /// `model.positions: 0` (resolved from the data and stored resolved), label smoothing (both
+    /// losses and perplexities printed and recorded), evaluation every step (no decoding at step 0,
+    /// a line before each decoding, `eval.decode_pairs` honoured), then `eval --split test` and an
+    /// attention page labelled with text rather than byte symbols.
+    func testATranslatorTrainsOnItsOwnDataAndIsScoredOnItsTestSplit() throws {
+        let fixture = try CommandLineFixture.shared()
+        let prepare = try fixture.run(["prepare", "--input", "pairs.tsv", "--output", "bpe.h5", "--tokenizer", "bpe", "--vocab-size", "300",
+                                       "--test-fraction", "0.1"])
+        XCTAssertTrue(prepare.succeeded, prepare.description)
+        XCTAssertTrue(prepare.output.contains(" val + 20 test pairs from 200 lines"), prepare.description)
+        let dataset = try ParallelDataset(path: fixture.directory + "/bpe.h5")
+        XCTAssertEqual(dataset.counts[.test], 20)
+        let validation = try XCTUnwrap(dataset.counts[.val])
+        let inspect = try fixture.run(["inspect", "bpe.h5"])
+        XCTAssertTrue(inspect.lines.contains { $0.contains("/test/source/tokens") }, inspect.description)
+
+        let train = try fixture.run(["train", "--sample", "0"] + setOptions([
+            "model.kind=seq2seq", "model.layers=1", "model.channels=16", "model.heads=2", "model.positions=0",
+            "model.label_smoothing=0.1", "data.batch_size=4", "data.micro_batch_size=2", "schedule.max_steps=2",
+            "eval.interval=1", "eval.batches=1", "eval.decode_pairs=5", "threads=1", "data.dataset=bpe.h5", "run_dir=bpe-run",
+        ]))
+        XCTAssertTrue(train.succeeded, train.description)
+        // positions 0: the longest sequence of the data, in the log, config.yaml and the checkpoint.
+        let positions = dataset.longestSequence
+        XCTAssertTrue(train.lines.contains("model.positions 0: \(positions), the longest sequence of bpe.h5 with [SOS]/[EOS]"),
+                      train.description)
+        XCTAssertEqual(try ConfigLoader.load(path: fixture.directory + "/bpe-run/config.yaml").model.positions, positions)
+        let checkpoint = try TrainedModel(checkpoint: fixture.directory + "/bpe-run/ckpt.h5")
+        XCTAssertEqual(checkpoint.config.model.positions, positions)
+
+        // Step 0: the loss only; the decoding it skips is named.
+        let decoding = "translating the first 5 of \(validation) validation pairs (greedy) for BLEU, chrF, CER and WER"
+        let first = try XCTUnwrap(train.line(startingWith: "step 0: train loss "), train.description)
+        XCTAssertTrue(first.hasSuffix("; skipped at step 0 (untrained): " + decoding), first)
+        XCTAssertFalse(first.contains("bleu"), first)
+        // Later: a line before the decoding, then the scores.
+        let announced = try XCTUnwrap(train.lines.firstIndex(of: "step 1: evaluating: \(decoding) ..."), train.description)
+        let evaluated = try XCTUnwrap(train.lines.firstIndex { $0.hasPrefix("step 1: train loss ") }, train.description)
+        XCTAssertLessThan(announced, evaluated)
+        let line = train.lines[evaluated]
+        XCTAssertTrue(line.contains(", bleu "), line)
+
+        // Label smoothing: the smoothed losses, then the unsmoothed ones and both perplexities.
+        let final = try XCTUnwrap(train.line(startingWith: "step 2: train loss "), train.description)
+        func number(_ label: String, in text: String) throws -> Double {
+            let range = try XCTUnwrap(text.range(of: label), "\(label) is missing: \(text)")
+            return try XCTUnwrap(Double(text[range.upperBound...].prefix { $0.isNumber || $0 == "." }), text)
+        }
+        let valLoss = try number(", val loss ", in: final), unsmoothed = try number("unsmoothed val loss ", in: final)
+        XCTAssertTrue(final.contains(" (label smoothing 0.1), unsmoothed train loss "), final)
+        XCTAssertEqual(try number("val perplexity ", in: final), exp(unsmoothed), accuracy: 1e-3 * exp(unsmoothed))
+        let perplexities = try XCTUnwrap(final.components(separatedBy: "val perplexity ").last)
+        XCTAssertEqual(try number(" (", in: perplexities), exp(valLoss), accuracy: 1e-3 * exp(valLoss), "the smoothed one in parentheses")
+        let metrics = try String(contentsOfFile: fixture.directory + "/bpe-run/metrics.jsonl", encoding: .utf8)
+            .split(separator: "\n").filter { $0.contains("\"val_loss\"") }
+        XCTAssertEqual(metrics.count, 3, "evaluations at steps 0, 1 and 2")
+        for record in metrics {
+            for key in ["train_loss", "val_loss", "train_loss_unsmoothed", "val_loss_unsmoothed", "val_perplexity", "val_perplexity_smoothed"] {
+                XCTAssertTrue(record.contains("\"\(key)\": "), "\(key) is missing: \(record)")
+            }
+            XCTAssertEqual(record.contains("\"bleu\""), !record.contains("\"step\": 0,"), "no BLEU at step 0 only: \(record)")
+        }
+
+        // eval: the validation split gives the training's last numbers; the test split is scored whole.
+        let onValidation = try fixture.run(["eval", "--checkpoint", "bpe-run/ckpt.h5", "--threads", "1"])
+        XCTAssertTrue(onValidation.succeeded, onValidation.description)
+        XCTAssertEqual(try number("(validation): loss ", in: onValidation.output), valLoss)
+        XCTAssertEqual(try number("unsmoothed loss ", in: onValidation.output), unsmoothed)
+        XCTAssertTrue(onValidation.output.contains(" (label smoothing 0.1), unsmoothed loss "), onValidation.description)
+        XCTAssertEqual(try number(", perplexity ", in: onValidation.output), exp(unsmoothed), accuracy: 1e-3 * exp(unsmoothed))
+        let onTest = try fixture.run(["eval", "--checkpoint", "bpe-run/ckpt.h5", "--threads", "1", "--split", "test"])
+        XCTAssertTrue(onTest.succeeded, onTest.description)
+        XCTAssertTrue(onTest.output.contains("/bpe.h5 (test): loss "), onTest.description)
+        XCTAssertNotNil(onTest.number(after: "wer "), onTest.description)
+        XCTAssertEqual(onTest.errorOutput, "eval: translating 20 test pairs (greedy) for BLEU, chrF, CER and WER ...\n")
+        XCTAssertNotEqual(try number("(test): loss ", in: onTest.output), valLoss)
+
+        // Attention maps of a BPE model: tokens as text ("è" is two byte tokens here), no byte symbols.
+        let attention = try fixture.run(["attention", "--checkpoint", "bpe-run/ckpt.h5", "--threads", "1", "--output", "bpe.html",
+                                         "The dog è here."])
+        XCTAssertTrue(attention.succeeded, attention.description)
+        let page = try String(contentsOfFile: fixture.directory + "/bpe.html", encoding: .utf8)
+        XCTAssertTrue(page.contains("è[C3]") && page.contains("è[A8]"), "the split character, labelled")
+        XCTAssertFalse(page.contains("Ġ"), "no byte symbol for the space")
+        XCTAssertFalse(page.contains("Ã"), "no byte symbol for è's first byte")
+    }
+
     func testAttentionWritesAnHTMLPageWithEveryMap() throws {
         let fixture = try CommandLineFixture.shared()
         let run = try fixture.run(["attention", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--output", "maps.html",
