@@ -38,6 +38,9 @@ struct Prepare: ParsableCommand {
     @Option(help: "Text corpora: use this GPT checkpoint's tokenizer (characters outside it are skipped and counted), so that the dataset can be evaluated with it.")
     var tokenizerFrom: String?
 
+    @Option(help: "Translation: fraction held out as a test split (drawn after the validation pairs; 0: none). Score it with `eval --split test`.")
+    var testFraction = 0.0
+
     @Option(help: "Write a generated corpus instead: toy-en-it.")
     var generate: String?
 
@@ -52,6 +55,9 @@ struct Prepare: ParsableCommand {
                 return
             }
             if tokenizer == "char" {
+                guard testFraction == 0 else {
+                    throw TrainerError("prepare: --test-fraction is for parallel corpora (--tokenizer word or bpe); a text corpus has train and val splits")
+                }
                 try Commands.prepare(inputs: inputs, output: output, tokenizer: tokenizer, validationFraction: valFraction,
                                      tokenizerFrom: tokenizerFrom)
             } else {
@@ -63,6 +69,7 @@ struct Prepare: ParsableCommand {
                 options.sharedVocabulary = sharedVocab
                 options.maximumLength = maxLength
                 options.validationFraction = valFraction
+                options.testFraction = testFraction
                 try Commands.prepareParallel(inputs: inputs, output: output, options: options)
             }
         }

@@ -4,7 +4,12 @@ import TrainerKit
 
 struct Translate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Translate with a seq2seq checkpoint: sentences as arguments, or one per standard-input line.")
+        abstract: "Translate with a seq2seq checkpoint: sentences as arguments, or one per standard-input line.",
+        discussion: """
+            Standard input is read 64 lines at a time and each chunk is translated as one batch, the \
+            translations printed in input order (a terminal is translated line by line). Inputs longer \
+            than the model's positions are truncated, and counted on standard error.
+            """)
 
     @OptionGroup var checkpoint: CheckpointOption
 

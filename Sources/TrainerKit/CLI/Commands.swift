@@ -41,16 +41,16 @@ public enum Commands {
                              sampleTokens: Int = 300) throws {
         StopSignal.install()
         let world = Communicator.world
-        let config = try ConfigLoader.load(path: configPath, overrides: overrides)
-        let threads = try threads(config: config, communicator: world)
+        let loaded = try ConfigLoader.load(path: configPath, overrides: overrides)
+        let threads = try threads(config: loaded, communicator: world)
         let isRoot = world.isRoot
         let log: (String) -> Void = { line in if isRoot { say(line) } }
         // `auto` is decided by rank 0 (the one that reads and writes run_dir) for every rank.
-        let checkpoint = config.runDirectory + "/ckpt.h5"
+        let checkpoint = loaded.runDirectory + "/ckpt.h5"
         let resuming = try world.broadcast(resume == .yes || (resume == .auto && FileManager.default.fileExists(atPath: checkpoint))
                                                ? "yes" : "no") == "yes"
         if resume == .auto { log(resuming ? "resuming from \(checkpoint) (--resume auto)" : "no \(checkpoint) yet: starting (--resume auto)") }
-        let task = try makeTask(config: config, world: world, log: log)
+        let (config, task) = try makeTask(config: loaded, world: world, log: log)
         let trainer = try Trainer(config: config, task: task, communicator: world, threads: threads, resume: resuming,
                                   overwrite: overwrite, log: log)
         let summary = try trainer.run()
@@ -65,8 +65,10 @@ public enum Commands {
         }
     }
 
-    /// The training task a config describes, preparing its dataset on rank 0 if it is missing.
-    static func makeTask(config: RunConfig, world: Communicator, log: (String) -> Void) throws -> TrainingTask {
+    /// The training task a config describes, preparing its dataset on rank 0 if it is missing, and
+    /// the config resolved against the data (`TaskFactory.resolve`), which the trainer stores.
+    static func makeTask(config: RunConfig, world: Communicator, log: (String) -> Void) throws
+        -> (config: RunConfig, task: TrainingTask) {
         let exists = FileManager.default.fileExists(atPath: config.data.dataset)
         // A missing dataset is built from data.corpus, or from the built-in corpus at its own
         // default path only: a mistyped path must not quietly train on Shakespeare.
@@ -84,7 +86,7 @@ public enum Commands {
                 log(Prepare.describe(report))
             }
             try world.barrier()
-            return try TaskFactory.make(config: config, ranksOnMachine: try world.localSize())
+            return (config, try TaskFactory.make(config: config, ranksOnMachine: try world.localSize()))
         case .seq2seq:
             if world.isRoot && !exists {
                 var inputs = config.data.corpus.split(separator: ",").map(String.init)
@@ -100,12 +102,17 @@ public enum Commands {
                 defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
                 log("preparing \(config.data.dataset) from \(temporary == nil ? inputs.joined(separator: ", ") : "the built-in English → Italian toy corpus")")
                 var options = ParallelPrepareOptions()
-                options.maximumLength = config.resolvedModel.positions
+                // positions 0 follows the data: keep pairs up to prepare's own default length.
+                if config.model.positions > 0 { options.maximumLength = config.model.positions }
                 let report = try ParallelPrepare.prepare(inputs: inputs, output: config.data.dataset, options: options)
                 log(report.description)
             }
             try world.barrier()
-            return try TaskFactory.make(config: config, ranksOnMachine: try world.localSize())
+            let resolved = try TaskFactory.resolve(config)
+            if config.model.positions == 0 {
+                log("model.positions 0: \(resolved.model.positions), the longest sequence of \(config.data.dataset) with [SOS]/[EOS]")
+            }
+            return (resolved, try TaskFactory.make(config: resolved, ranksOnMachine: try world.localSize()))
         }
     }
 
@@ -152,8 +159,6 @@ public enum Commands {
             options.contextShift ? ", context shift" : "", threads).utf8))
     }
 
-    /// `trainer eval`: the validation loss and perplexity of a checkpoint on its dataset (or
-    /// another with the same tokenizer); for translation also BLEU, chrF, CER and WER.
     /// `trainer eval --text FILE...`: a GPT checkpoint's loss, perplexity and bits per character on
     /// any text (`TextEvaluation`).
     public static func evaluateText(checkpoint path: String, files: [String], threads: Int) throws {
@@ -169,48 +174,79 @@ public enum Commands {
         say("\(path) at step \(trained.reader.header.step) on " + result.describe(files: files, window: window))
     }
 
-    /// `full`: a GPT's loss over every window of the validation split (a translator's validation
-    /// loss always covers every pair).
-    public static func evaluate(checkpoint path: String, dataset: String?, beam: Int?, full: Bool = false, threads: Int) throws {
+    /// `trainer eval`: the loss and perplexity of a checkpoint on a split (validation, or test) of
+    /// its dataset, found from any folder (`TrainedModel.datasetPath`), or of `dataset` (with the
+    /// same tokenizer); for translation also BLEU, chrF, CER and WER of every pair of the split.
+    /// A GPT is scored on `eval.batches` batches of random windows, or with `full` on every window
+    /// of the split (a translator's loss always covers every pair).
+    public static func evaluate(checkpoint path: String, dataset: String?, split: TokenDataset.Split = .val, beam: Int?,
+                                full: Bool = false, threads: Int) throws {
         let checkpoint = try TrainedModel(checkpoint: path)
         var overrides: [String] = []
-        if let dataset { overrides.append("data.dataset=\(dataset)") }
         if let beam { overrides.append("eval.beam=\(beam)") }
         var config = try ConfigLoader.load(text: checkpoint.reader.header.config, source: path + " (stored config)",
                                            overrides: overrides)
         config.threads = threads
-        guard FileManager.default.fileExists(atPath: config.data.dataset) else {
-            throw TrainerError("eval: \(config.data.dataset): no such file (the checkpoint's dataset; pass --dataset)")
+        if let dataset {
+            guard FileManager.default.fileExists(atPath: dataset) else { throw TrainerError("eval: --dataset \(dataset): no such file") }
+            config.data.dataset = dataset
+        } else {
+            config.data.dataset = try checkpoint.datasetPath(for: "eval")
         }
+        if split == .test {
+            guard config.model.kind == .seq2seq else {
+                throw TrainerError("eval --split test: \(path) is a '\(config.model.kind.rawValue)' checkpoint; only translation datasets have a test split")
+            }
+            guard try ParallelDataset(path: config.data.dataset).hasTestSplit else {
+                throw TrainerError("eval --split test: \(config.data.dataset) has no test split; prepare it with --test-fraction (or score a file with --pairs)")
+            }
+        }
+        // Checkpoints written before positions 0 was resolved at training time.
+        config = try TaskFactory.resolve(config)
         let world = Communicator.world
         let task = try TaskFactory.make(config: config)
         try checkpoint.load(into: task)
         let parallelism = Parallelism(threads: threads)
-        var sum = 0.0, count = 0, coverage = "validation"
+        var total = CrossEntropy.Total(), coverage = ""
         if full, let gpt = task as? GPTTask {
-            let scores = try gpt.evaluateEveryWindow(split: .val, parallelism: parallelism)
-            (sum, count) = (scores.sum, scores.scored)
-            coverage = "validation, every target: \(scores.windows) windows of up to \(config.data.blockSize)"
+            let scores = try gpt.evaluateEveryWindow(split: split, parallelism: parallelism)
+            total = CrossEntropy.Total(sum: scores.sum, count: scores.scored)
+            coverage = ", every target: \(scores.windows) windows of up to \(config.data.blockSize)"
         } else {
-            let batches = task.evaluationBatches(.val)
+            let batches = task.evaluationBatches(split)
             let progress = ProgressLine(unit: "batches")
             progress.begin("eval", total: Double(batches))
             for index in 0 ..< batches {
-                let total = try task.evaluateMicroBatch(split: .val, index: index, parallelism: parallelism)
-                sum += total.sum
-                count += total.count
+                total = total + (try task.evaluateMicroBatch(split: split, index: index, parallelism: parallelism))
                 progress.advance()
             }
             progress.end()
-            if task is GPTTask { coverage = "validation, \(batches) batches of random windows" }
+            if task is GPTTask { coverage = ", \(batches) batches of random windows" }
         }
-        let loss = sum / Double(max(count, 1))
-        var line = String(format: "%@ at step %d on %@ (%@, %d targets): loss %.6f, perplexity %.4f", path,
-                          checkpoint.reader.header.step, config.data.dataset, coverage, count, loss, exp(loss))
-        for (name, value) in try task.extraEvaluation(step: checkpoint.reader.header.step, communicator: world, parallelism: parallelism) {
-            line += String(format: ", %@ %.2f", name, name == "cer" || name == "wer" ? value * 100 : value)
-            if name == "cer" || name == "wer" { line += "%" }
+        let name = split == .val ? "validation" : split.rawValue
+        var line = "\(path) at step \(checkpoint.reader.header.step) on \(config.data.dataset) (\(name)\(coverage), \(total.count) targets): "
+            + describeLoss(total, labelSmoothing: config.model.labelSmoothing)
+        if let summary = task.extraEvaluationSummary(split: split, limit: 0) {
+            FileHandle.standardError.write(Data("eval: \(summary) ...\n".utf8))
         }
+        line += describeScores(try task.extraEvaluation(split: split, limit: 0, communicator: world, parallelism: parallelism))
         say(line)
+    }
+
+    /// "loss 2.034567, perplexity 7.6500", or with label smoothing "loss 3.045678 (label smoothing
+    /// 0.1), unsmoothed loss 2.034567, perplexity 7.6500 (21.0234 smoothed)": the loss is the one
+    /// training minimises, the perplexity always exp of the plain cross-entropy.
+    static func describeLoss(_ total: CrossEntropy.Total, labelSmoothing: Double) -> String {
+        let loss = total.mean, plain = total.unsmoothedMean
+        guard labelSmoothing > 0 else { return String(format: "loss %.6f, perplexity %.4f", loss, exp(plain)) }
+        return String(format: "loss %.6f (label smoothing %g), unsmoothed loss %.6f, perplexity %.4f (%.4f smoothed)",
+                      loss, labelSmoothing, plain, exp(plain), exp(loss))
+    }
+
+    /// ", bleu 12.34, chrf 45.67, cer 12.34%, wer 23.45%" (nothing for no scores).
+    static func describeScores(_ scores: [(String, Double)]) -> String {
+        scores.map { name, value in
+            name == "cer" || name == "wer" ? String(format: ", %@ %.2f%%", name, value * 100) : String(format: ", %@ %.2f", name, value)
+        }.joined()
     }
 }

@@ -9,7 +9,8 @@ public struct DataConfig: Codable, Sendable, Equatable {
     /// Sequences per forward/backward pass; divides `batch_size`. The default, 3, gives 4
     /// micro-batches per step, so the default run works on 1, 2 or 4 ranks.
     public var microBatchSize = 3
-    /// Tokens per training sequence.
+    /// Tokens per training sequence (gpt; a seq2seq model's lengths come from its sentences, see
+    /// `model.positions`).
     public var blockSize = 64
 
     enum CodingKeys: String, CodingKey, CaseIterable {

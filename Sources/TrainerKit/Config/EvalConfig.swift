@@ -9,10 +9,16 @@ public struct EvalConfig: Codable, Sendable, Equatable {
     public var beam = 1
     /// Translation: the length-penalty exponent α of beam search, ((5 + length)/6)^α (GNMT).
     public var lengthPenalty = 0.6
+    /// Translation: how many validation pairs (the first of the split) are translated for BLEU,
+    /// chrF, CER and WER at each evaluation during training; 0: all. The loss always covers the
+    /// whole split, and `trainer eval` translates every pair. (No evaluation translates at step 0,
+    /// before any training.)
+    public var decodePairs = 0
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case interval, batches, beam
         case lengthPenalty = "length_penalty"
+        case decodePairs = "decode_pairs"
     }
 
     /// The default evaluation settings.

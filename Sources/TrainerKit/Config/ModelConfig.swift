@@ -21,7 +21,10 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var channels = 128
     /// Hidden width of the feed-forward MLP; 0 means 4·channels.
     public var feedForward = 0
-    /// Longest sequence the model supports (size of the position table); 0 means `data.block_size`.
+    /// Longest sequence the model supports (size of the position table). 0: for `gpt`,
+    /// `data.block_size`; for `seq2seq`, the longest sequence of the dataset, [SOS]/[EOS] included
+    /// (the encoder reads [SOS] source [EOS], the decoder [SOS] target), found when training starts
+    /// and stored resolved in the checkpoint and run_dir/config.yaml.
     public var positions = 0
     /// Dropout probability, in [0, 1).
     public var dropout = 0.0
@@ -47,7 +50,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public init() {}
 
     /// The sizes a model is built with: `feed_forward` 0 becomes 4·channels, `positions` 0
-    /// becomes `blockSize` (`data.block_size`).
+    /// becomes `blockSize` (`data.block_size`). A seq2seq model's `positions` 0 is resolved from
+    /// its dataset before this (`TaskFactory.resolve`); `blockSize` is then only the fallback of
+    /// checkpoints written before that existed.
     public func resolved(blockSize: Int) -> ModelConfig {
         var model = self
         if model.feedForward == 0 { model.feedForward = 4 * channels }

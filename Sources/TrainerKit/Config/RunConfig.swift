@@ -104,7 +104,8 @@ extension RunConfig {
         try require(model.feedForward >= 0,
                     "model.feed_forward (\(model.feedForward)) must be positive, or 0 for 4·model.channels")
         try require(model.positions >= 0,
-                    "model.positions (\(model.positions)) must be positive, or 0 for data.block_size")
+                    "model.positions (\(model.positions)) must be positive, or 0 for "
+                        + (model.kind == .seq2seq ? "the longest sequence of the dataset" : "data.block_size"))
         try require((0 ..< 1).contains(model.dropout), "model.dropout (\(model.dropout)) must be in [0, 1)")
         try require(model.normEpsilon > 0 && model.normEpsilon.isFinite,
                     "model.norm_epsilon (\(model.normEpsilon)) must be positive")
@@ -118,7 +119,8 @@ extension RunConfig {
         try require(data.batchSize % data.microBatchSize == 0,
                     "data.batch_size (\(data.batchSize)) is not divisible by data.micro_batch_size (\(data.microBatchSize))")
         try require(data.blockSize > 0, "data.block_size (\(data.blockSize)) must be positive")
-        try require(data.blockSize <= resolvedModel.positions,
+        // A translation model's lengths come from its sentences, not from block_size.
+        try require(model.kind == .seq2seq || data.blockSize <= resolvedModel.positions,
                     "data.block_size (\(data.blockSize)) is larger than model.positions (\(model.positions))")
 
         // optimizer
@@ -144,6 +146,7 @@ extension RunConfig {
         try require(eval.batches > 0 && eval.batches <= 1_000_000, "eval.batches (\(eval.batches)) must be in 1 ... 1,000,000")
         try require(eval.beam > 0, "eval.beam (\(eval.beam)) must be positive (1 for greedy decoding)")
         try require(eval.lengthPenalty >= 0 && eval.lengthPenalty.isFinite, "eval.length_penalty (\(eval.lengthPenalty)) must be 0 or more")
+        try require(eval.decodePairs >= 0, "eval.decode_pairs (\(eval.decodePairs)) must be positive, or 0 for the whole validation split")
         try require(checkpoint.interval >= 0,
                     "checkpoint.interval (\(checkpoint.interval)) must be positive, or 0 for only at the end")
         try require(checkpoint.keep >= 1, "checkpoint.keep (\(checkpoint.keep)) must be at least 1")

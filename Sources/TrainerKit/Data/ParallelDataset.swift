@@ -2,7 +2,8 @@ import Foundation
 
 /// A parallel dataset written by `ParallelPrepare`: both tokenizers, and per split the CSR token
 /// arrays of both sides. Offsets are read at open (they give every sentence's length, for bucketing);
-/// tokens are read per sentence (hyperslabs).
+/// tokens are read per sentence (hyperslabs). The train and val splits are always there; the test
+/// split only in files prepared with `--test-fraction` (`hasTestSplit`; otherwise it counts 0 pairs).
 public final class ParallelDataset: @unchecked Sendable {
     public enum Side: String, Sendable { case source, target }
 
@@ -14,8 +15,13 @@ public final class ParallelDataset: @unchecked Sendable {
     private let file: HDF5File
     private var offsets: [String: [Int64]] = [:]
     private var tokens: [String: HDF5Dataset] = [:]
-    /// Number of pairs per split.
+    /// Number of pairs per split (0 for a test split the file does not hold).
     public let counts: [TokenDataset.Split: Int]
+    /// Whether the file holds a test split.
+    public let hasTestSplit: Bool
+    /// The longest sequence the model sees, over every split: [SOS] source [EOS] on the encoder's
+    /// side, [SOS] target on the decoder's (what `model.positions: 0` resolves to).
+    public let longestSequence: Int
 
     public init(path: String) throws {
         self.path = path
@@ -24,8 +30,10 @@ public final class ParallelDataset: @unchecked Sendable {
         guard tokenizers.source.specials != nil, tokenizers.target.specials != nil else {
             throw TrainerError("\(path): a translation dataset needs word or bpe tokenizers (with [PAD], [SOS], [EOS])")
         }
-        var counts: [TokenDataset.Split: Int] = [:]
-        for split in TokenDataset.Split.allCases {
+        var counts: [TokenDataset.Split: Int] = [.test: 0]
+        hasTestSplit = file.exists("test")
+        var longest = 0
+        for split in TokenDataset.Split.allCases where split != .test || hasTestSplit {
             for side in ["source", "target"] {
                 let key = "\(split.rawValue)/\(side)"
                 try file.dataset(key + "/offsets").requireIntegers(in: path)
@@ -37,8 +45,13 @@ public final class ParallelDataset: @unchecked Sendable {
             guard offsets["\(split.rawValue)/target"]!.count - 1 == counts[split] else {
                 throw TrainerError("\(path): \(split.rawValue) has \(counts[split]!) source but \(offsets["\(split.rawValue)/target"]!.count - 1) target sentences")
             }
+            for (side, extra) in [("source", 2), ("target", 1)] {
+                let o = offsets["\(split.rawValue)/\(side)"]!
+                for i in 0 ..< counts[split]! { longest = max(longest, Int(o[i + 1] - o[i]) + extra) }
+            }
         }
         self.counts = counts
+        longestSequence = longest
     }
 
     /// Length in tokens (without [SOS]/[EOS]) of sentence `index`.

@@ -14,6 +14,9 @@ public struct ParallelPrepareOptions: Sendable {
     public var maximumLength = 128
     /// Fraction of the pairs kept for validation (drawn by a seeded shuffle).
     public var validationFraction = 0.1
+    /// Fraction of the pairs held out as a test split (drawn by the same shuffle, after the
+    /// validation pairs); 0 writes no test split.
+    public var testFraction = 0.0
     /// Seed of the shuffle that picks the validation pairs.
     public var seed: UInt64 = 1337
 
@@ -31,39 +34,55 @@ public struct ParallelPrepareOptions: Sendable {
 ///     /<split>/target/tokens, /<split>/target/offsets        the same for the targets
 ///     /<split>/source/text, /<split>/target/text             the original sentences (BLEU references)
 ///
-/// Token sequences are stored without [SOS]/[EOS]; the model adds them.
+/// The splits are train and val, and test when `testFraction` > 0 (older files have none). The
+/// pairs are shuffled with a seeded shuffle; the first `validationFraction` of them are the
+/// validation split, the next `testFraction` the test split, the rest the training split (so a
+/// test split leaves the validation pairs as they were). Token sequences are stored without
+/// [SOS]/[EOS]; the model adds them.
 public enum ParallelPrepare {
     /// What `prepare` did.
     public struct Report: Sendable {
         public var output: String
         public var lines = 0, empty = 0, malformed = 0, tooLong = 0
-        public var trainPairs = 0, validationPairs = 0
+        public var trainPairs = 0, validationPairs = 0, testPairs = 0
+        /// Whether a test split was written.
+        public var hasTestSplit = false
         public var sourceVocabulary = 0, targetVocabulary = 0
         public var seconds = 0.0
 
+        /// An empty report for `output`.
+        public init(output: String) { self.output = output }
+
         public var description: String {
-            String(format: "prepared %@: %d train + %d val pairs from %d lines (dropped: %d longer than the limit, %d empty, %d malformed); vocabularies %d source, %d target; %.2f s",
-                   output, trainPairs, validationPairs, lines, tooLong, empty, malformed, sourceVocabulary, targetVocabulary, seconds)
+            String(format: "prepared %@: %d train + %d val%@ pairs from %d lines (dropped: %d longer than the limit, %d empty, %d malformed); vocabularies %d source, %d target; %.2f s",
+                   output, trainPairs, validationPairs, hasTestSplit ? " + \(testPairs) test" : "", lines, tooLong, empty, malformed,
+                   sourceVocabulary, targetVocabulary, seconds)
         }
     }
 
     /// Reads sentence pairs: from one TSV file, or two aligned files. Counts empty and malformed lines.
     static func readPairs(_ inputs: [String], report: inout Report) throws -> [(String, String)] {
+        try readNumberedPairs(inputs, report: &report).map { ($0.source, $0.target) }
+    }
+
+    /// `readPairs` with each pair's line number (from 1); errors start with `command`.
+    public static func readNumberedPairs(_ inputs: [String], report: inout Report, command: String = "prepare") throws
+        -> [(line: Int, source: String, target: String)] {
         func lines(_ path: String) throws -> [Substring] {
-            guard FileManager.default.fileExists(atPath: path) else { throw TrainerError("prepare: \(path): no such file") }
+            guard FileManager.default.fileExists(atPath: path) else { throw TrainerError("\(command): \(path): no such file") }
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-                throw TrainerError("prepare: \(path): a directory, not a corpus file")
+                throw TrainerError("\(command): \(path): a directory, not a corpus file")
             }
-            guard let data = FileManager.default.contents(atPath: path) else { throw TrainerError("prepare: \(path): cannot be read") }
-            try UTF8Scanner.requireText(data, path: path, command: "prepare")
+            guard let data = FileManager.default.contents(atPath: path) else { throw TrainerError("\(command): \(path): cannot be read") }
+            try UTF8Scanner.requireText(data, path: path, command: command)
             let text = String(decoding: data, as: UTF8.self)
             // "\r\n" is one Character in Swift: split on both line endings.
             var result = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
             if result.last == "" { result.removeLast() }
             return result
         }
-        var pairs: [(String, String)] = []
+        var pairs: [(line: Int, source: String, target: String)] = []
         switch inputs.count {
         case 1:
             for line in try lines(inputs[0]) {
@@ -78,12 +97,12 @@ public enum ParallelPrepare {
                     report.empty += 1
                     continue
                 }
-                pairs.append((source, target))
+                pairs.append((report.lines, source, target))
             }
         case 2:
             let sources = try lines(inputs[0]), targets = try lines(inputs[1])
             guard sources.count == targets.count else {
-                throw TrainerError("prepare: \(inputs[0]) has \(sources.count) lines but \(inputs[1]) has \(targets.count); aligned files need one sentence per line each")
+                throw TrainerError("\(command): \(inputs[0]) has \(sources.count) lines but \(inputs[1]) has \(targets.count); aligned files need one sentence per line each")
             }
             for (source, target) in zip(sources, targets) {
                 report.lines += 1
@@ -92,12 +111,12 @@ public enum ParallelPrepare {
                     report.empty += 1
                     continue
                 }
-                pairs.append((s, t))
+                pairs.append((report.lines, s, t))
             }
         default:
-            throw TrainerError("prepare: a parallel corpus is one TSV file or two aligned files, got \(inputs.count) inputs")
+            throw TrainerError("\(command): a parallel corpus is one TSV file or two aligned files, got \(inputs.count) inputs")
         }
-        guard !pairs.isEmpty else { throw TrainerError("prepare: \(inputs.joined(separator: ", ")): no sentence pairs") }
+        guard !pairs.isEmpty else { throw TrainerError("\(command): \(inputs.joined(separator: ", ")): no sentence pairs") }
         return pairs
     }
 
@@ -121,12 +140,22 @@ public enum ParallelPrepare {
         let start = Date()
         var report = Report(output: output)
         guard options.maximumLength >= 3 else { throw TrainerError("prepare: --max-length \(options.maximumLength) must be at least 3") }
+        for (name, fraction) in [("--val-fraction", options.validationFraction), ("--test-fraction", options.testFraction)]
+        where !(fraction >= 0 && fraction < 1) {
+            throw TrainerError("prepare: \(name) \(fraction) must be in [0, 1)")
+        }
+        guard options.validationFraction + options.testFraction < 1 else {
+            throw TrainerError("prepare: --val-fraction \(options.validationFraction) and --test-fraction \(options.testFraction) leave no training pairs; their sum must be below 1")
+        }
         var pairs = try readPairs(inputs, report: &report)
-        // A seeded shuffle, then the first pairs for validation.
+        // A seeded shuffle, then the first pairs for validation and the next for the test split.
         var random = SplitMix(seed: options.seed)
         for i in stride(from: pairs.count - 1, to: 0, by: -1) { pairs.swapAt(i, Int(random.next() % UInt64(i + 1))) }
         let validationCount = Int((Double(pairs.count) * options.validationFraction).rounded())
-        let splits = [("train", Array(pairs[validationCount...])), ("val", Array(pairs[..<validationCount]))]
+        let testCount = min(pairs.count - validationCount, Int((Double(pairs.count) * options.testFraction).rounded()))
+        report.hasTestSplit = options.testFraction > 0
+        var splits = [("train", Array(pairs[(validationCount + testCount)...])), ("val", Array(pairs[..<validationCount]))]
+        if report.hasTestSplit { splits.append(("test", Array(pairs[validationCount ..< validationCount + testCount]))) }
         // Tokenizers are trained on the training pairs only.
         let trainPairs = splits[0].1
         let sourceTokenizer: Tokenizer, targetTokenizer: Tokenizer
@@ -162,7 +191,11 @@ public enum ParallelPrepare {
                               vocabulary: sourceTokenizer.count)
                 try writeSide(file, split: split, side: "target", sequences: targets, texts: texts.map(\.1),
                               vocabulary: targetTokenizer.count)
-                if split == "train" { report.trainPairs = sources.count } else { report.validationPairs = sources.count }
+                switch split {
+                case "train": report.trainPairs = sources.count
+                case "val": report.validationPairs = sources.count
+                default: report.testPairs = sources.count
+                }
             }
             guard report.trainPairs > 0 else {
                 throw TrainerError("prepare: no training pair is within --max-length \(options.maximumLength)")

@@ -3,9 +3,13 @@ import Foundation
 /// A language-model dataset written by `trainer prepare` (kind "lm"): the tokenizer and the train
 /// and validation token streams. Batches are read as hyperslabs: a rank reads only its sequences.
 public final class TokenDataset: @unchecked Sendable {
-    /// One of the two token streams.
+    /// A part of a dataset: training, validation, and (parallel datasets prepared with
+    /// `--test-fraction` only) a held-out test split.
     public enum Split: String, Sendable, CaseIterable {
-        case train, val
+        case train, val, test
+
+        /// The splits a language-model dataset holds.
+        public static let languageModel: [Split] = [.train, .val]
     }
 
     public let path: String
@@ -21,7 +25,7 @@ public final class TokenDataset: @unchecked Sendable {
         file = try DatasetFile.open(path, kind: .lm, for: "a language model")
         tokenizer = try Tokenizers.read(from: file.group("tokenizer"))
         var streams: [Split: HDF5Dataset] = [:], counts: [Split: Int] = [:]
-        for split in Split.allCases {
+        for split in Split.languageModel {
             // A large chunk cache: random sequences hit the same compressed chunks again and again.
             let dataset = try file.dataset("\(split.rawValue)/tokens", chunkCacheBytes: 256 << 20)
             try dataset.requireIntegers(in: path)

@@ -44,6 +44,16 @@ public struct TrainedModel {
                           targetTokenizer: tokenizers.target, batch: batch, parallelism: Parallelism(threads: threads))
     }
 
+    /// The dataset the checkpoint was trained on, found from any folder: the first of
+    /// `Checkpoint.Reader.datasetCandidates` that exists.
+    /// - Throws: one line naming the dataset, every path tried, and `--dataset`.
+    public func datasetPath(for command: String) throws -> String {
+        let typed = config.data.dataset
+        let candidates = reader.datasetCandidates(typed: typed, runDirectory: config.runDirectory)
+        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) { return found }
+        throw TrainerError("\(command): the checkpoint's dataset \(typed) is not found (tried \(candidates.joined(separator: ", "))); pass --dataset PATH")
+    }
+
     /// Loads the parameters into `task` (built from this config, possibly on other data), after
     /// checking that the task's tokenizer is the checkpoint's.
     public func load(into task: TrainingTask) throws {

@@ -37,6 +37,9 @@ public final class ProgressLine: @unchecked Sendable {
         lastDraw = started  // work shorter than a quarter of a second draws nothing
     }
 
+    /// A new (estimated) total.
+    public func update(total: Double?) { self.total = total }
+
     /// Counts `amount` more (in the counted amount, before `divisor`).
     public func advance(_ amount: Double = 1) {
         done += amount

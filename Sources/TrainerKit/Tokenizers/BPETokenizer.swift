@@ -319,6 +319,51 @@ public struct BPETokenizer: Tokenizer {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The tokens of `ids` as text instead of byte symbols: `Ġto` → " to", `ĠÃ¨` → " è"; the
+    /// specials keep their names. A character whose UTF-8 bytes are split over several tokens
+    /// (byte-level merges allow that) is shown in each of them, followed by the bytes that token
+    /// holds in hex: "è" split as C3 | A8 gives "è[C3]" and "è[A8]". A byte that is not part of a
+    /// valid character shows as its hex alone, "[FF]". The number of labels is the number of ids.
+    public func readableTokens(_ ids: [Int32]) -> [String] {
+        var bytes: [UInt8] = [], ranges: [Range<Int>] = []
+        for id in ids {
+            let own = id >= Self.firstByteID && Int(id) < tokenBytes.count ? tokenBytes[Int(id)] : []
+            ranges.append(bytes.count ..< bytes.count + own.count)
+            bytes += own
+        }
+        // The characters of the whole sequence, with their byte ranges (nil text: an invalid byte).
+        var characters: [(range: Range<Int>, text: String?)] = []
+        var i = 0
+        while i < bytes.count {
+            let lead = bytes[i]
+            let length = lead < 0x80 ? 1 : lead >> 5 == 0b110 ? 2 : lead >> 4 == 0b1110 ? 3 : lead >> 3 == 0b11110 ? 4 : 0
+            if length > 0, i + length <= bytes.count, let text = String(validating: bytes[i ..< i + length], as: UTF8.self) {
+                characters.append((i ..< i + length, text))
+                i += length
+            } else {
+                characters.append((i ..< i + 1, nil))
+                i += 1
+            }
+        }
+        return ids.indices.map { k in
+            let range = ranges[k]
+            if range.isEmpty {
+                let id = Int(ids[k])
+                return id >= 0 && id < vocabulary.count ? vocabulary[id] : "?"
+            }
+            var label = ""
+            for character in characters where character.range.overlaps(range) {
+                if let text = character.text, range.contains(character.range.lowerBound), range.contains(character.range.upperBound - 1) {
+                    label += text
+                } else {
+                    let held = bytes[character.range.clamped(to: range)].map { String(format: "%02X", $0) }.joined(separator: " ")
+                    label += (character.text ?? "") + "[" + held + "]"
+                }
+            }
+            return label
+        }
+    }
+
     /// The merges as stored: "left right" with the token strings, in rank order.
     public var mergeLines: [String] {
         merges.map { vocabulary[Int($0.left)] + " " + vocabulary[Int($0.right)] }

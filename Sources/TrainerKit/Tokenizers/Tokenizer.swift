@@ -12,6 +12,9 @@ public protocol Tokenizer: Sendable {
     func encode(_ text: String) -> [Int32]
     /// The text of `ids`; special tokens are skipped.
     func decode(_ ids: [Int32]) -> String
+    /// One label per id, as a person reads the token (for attention maps): its vocabulary entry,
+    /// except where the entry is not plain text (byte-level BPE's byte symbols).
+    func readableTokens(_ ids: [Int32]) -> [String]
     /// Writes the tokenizer into `group`.
     func write(to group: HDF5Group) throws
 }
@@ -19,6 +22,11 @@ public protocol Tokenizer: Sendable {
 extension Tokenizer {
     /// Number of tokens.
     public var count: Int { vocabulary.count }
+
+    /// The vocabulary entries of `ids` ("?" for an id outside the vocabulary).
+    public func readableTokens(_ ids: [Int32]) -> [String] {
+        ids.map { $0 >= 0 && Int($0) < vocabulary.count ? vocabulary[Int($0)] : "?" }
+    }
 
     /// Whether `other` tokenizes exactly like this one (same kind and vocabulary).
     public func matches(_ other: Tokenizer) -> Bool {

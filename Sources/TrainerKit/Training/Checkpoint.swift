@@ -118,6 +118,35 @@ public struct Checkpoint {
             try? file.group("state").stringAttribute(name)
         }
 
+        /// Where the dataset the checkpoint was trained on may be, most likely first: the absolute
+        /// path recorded at training time (`/state` `dataset_absolute`; older checkpoints lack it),
+        /// then `data.dataset` as the config gives it (`typed`): as is when absolute, else relative to
+        /// the checkpoint's folder, to the folder training ran in (the checkpoint's folder less
+        /// `run_dir`, when it ends with it), and to the current folder. Without duplicates.
+        public func datasetCandidates(typed: String, runDirectory: String) -> [String] {
+            var candidates: [String] = []
+            func add(_ path: String) {
+                let standardized = (path as NSString).standardizingPath
+                if !candidates.contains(standardized) { candidates.append(standardized) }
+            }
+            if let recorded = stateAttribute("dataset_absolute"), !recorded.isEmpty { add(recorded) }
+            if typed.hasPrefix("/") {
+                add(typed)
+                return candidates
+            }
+            let folder = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent().path
+            add(folder + "/" + typed)
+            let runComponents = runDirectory.split(separator: "/").filter { $0 != "." }.map(String.init)
+            var folderComponents = folder.split(separator: "/").map(String.init)
+            if !runDirectory.hasPrefix("/"), !runComponents.isEmpty, !runComponents.contains(".."),
+               folderComponents.count >= runComponents.count, Array(folderComponents.suffix(runComponents.count)) == runComponents {
+                folderComponents.removeLast(runComponents.count)
+                add("/" + (folderComponents + [typed]).joined(separator: "/"))
+            }
+            add(FileManager.default.currentDirectoryPath + "/" + typed)
+            return candidates
+        }
+
         private func readTensors(into buffer: FloatBuffer, entries: [ParameterStore.Entry], from group: HDF5Group) throws {
             let stored = Set(try group.datasetPaths())
             let expected = Set(entries.map(\.name))
@@ -143,6 +172,14 @@ public struct Checkpoint {
 }
 
 extension Checkpoint {
+    /// The `/state` attributes that name the dataset: `dataset` as the config gives it (kept for
+    /// display and for older readers) and `dataset_absolute`, resolved against the current folder,
+    /// so that `trainer eval` finds it from any folder (`Reader.datasetCandidates`).
+    static func datasetState(_ dataset: String) -> [String: String] {
+        let absolute = URL(fileURLWithPath: dataset).standardizedFileURL.path
+        return ["dataset": dataset, "dataset_absolute": absolute]
+    }
+
     /// Before `path` is replaced by a newer checkpoint: keeps the current one as
     /// `ckpt-<its step>.h5` next to it and deletes the oldest of those beyond `keep − 1`
     /// (`checkpoint.keep`; 1 keeps none). Nothing to do when `path` already holds `step`.

@@ -168,16 +168,20 @@ public final class Trainer {
         return copy.reduce(0, +)
     }
 
-    /// The mean loss of `split` over `eval.batches` fixed micro-batches, split across ranks.
-    func evaluate(_ split: TokenDataset.Split) throws -> Double {
+    /// The mean loss of `split` over `eval.batches` fixed micro-batches, split across ranks, and
+    /// the mean plain cross-entropy (the loss without label smoothing; the same without it).
+    func evaluate(_ split: TokenDataset.Split) throws -> (loss: Double, unsmoothed: Double) {
         let n = task.evaluationBatches(split), W = communicator.size, r = communicator.rank
         var sums = [Double](repeating: 0, count: n), counts = [Double](repeating: 0, count: n)
+        var unsmoothed = [Double](repeating: 0, count: n)
         for index in (r * n / W) ..< ((r + 1) * n / W) {
             let total = try task.evaluateMicroBatch(split: split, index: index, parallelism: parallelism)
             sums[index] = total.sum
             counts[index] = Double(total.count)
+            unsmoothed[index] = total.unsmoothedSum
         }
-        return try exactTotal(sums) / exactTotal(counts)
+        let count = try exactTotal(counts)
+        return (try exactTotal(sums) / count, try exactTotal(unsmoothed) / count)
     }
 
     /// One optimizer step (nanoGPT's loop body): this rank's micro-batches forward and backward,
@@ -226,21 +230,43 @@ public final class Trainer {
     }
 
     /// Evaluates both splits (and the task's extra metrics), logs and records them.
+    ///
+    /// `train_loss` and `val_loss` are the loss training minimises (label-smoothed when
+    /// `model.label_smoothing` > 0); `val_perplexity` is always exp of the plain cross-entropy. With
+    /// label smoothing, `train_loss_unsmoothed`, `val_loss_unsmoothed` and `val_perplexity_smoothed`
+    /// (exp of `val_loss`) are added. The task's extra evaluation (translation scores) is announced
+    /// by a line before it starts, and skipped at step 0, where the model is untrained.
     func evaluateAndLog() throws {
         let span = Timeline.begin(.evaluation)
         defer { Timeline.end(span) }
         let train = try evaluate(.train), val = try evaluate(.val)
-        var line = String(format: "step %d: train loss %.6f, val loss %.6f", step, train, val)
-        metrics.record("train_loss", step: step, value: train)
-        metrics.record("val_loss", step: step, value: val)
-        var fields: [(String, Any)] = [("step", step), ("train_loss", train), ("val_loss", val)]
-        for (name, value) in try task.extraEvaluation(step: step, communicator: communicator, parallelism: parallelism) {
-            line += String(format: ", %@ %.4f", name, value)
-            metrics.record(name, step: step, value: value)
-            fields.append((name, value))
+        var line = String(format: "step %d: train loss %.6f, val loss %.6f", step, train.loss, val.loss)
+        var values: [(String, Double)] = [("train_loss", train.loss), ("val_loss", val.loss)]
+        if config.model.labelSmoothing > 0 {
+            line += String(format: " (label smoothing %g), unsmoothed train loss %.6f, unsmoothed val loss %.6f, val perplexity %.4f (%.4f smoothed)",
+                           config.model.labelSmoothing, train.unsmoothed, val.unsmoothed, exp(val.unsmoothed), exp(val.loss))
+            values += [("train_loss_unsmoothed", train.unsmoothed), ("val_loss_unsmoothed", val.unsmoothed),
+                       ("val_perplexity", exp(val.unsmoothed)), ("val_perplexity_smoothed", exp(val.loss))]
+        } else {
+            line += String(format: ", val perplexity %.4f", exp(val.unsmoothed))
+            values.append(("val_perplexity", exp(val.unsmoothed)))
         }
+        let limit = config.eval.decodePairs
+        if let summary = task.extraEvaluationSummary(split: .val, limit: limit) {
+            if step == 0 {
+                line += "; skipped at step 0 (untrained): " + summary
+            } else {
+                log("step \(step): evaluating: \(summary) ...")
+                for (name, value) in try task.extraEvaluation(split: .val, limit: limit, communicator: communicator,
+                                                               parallelism: parallelism) {
+                    line += String(format: ", %@ %.4f", name, value)
+                    values.append((name, value))
+                }
+            }
+        }
+        for (name, value) in values { metrics.record(name, step: step, value: value) }
         log(line)
-        appendMetrics(fields)
+        appendMetrics([("step", step)] + values.map { ($0.0, $0.1 as Any) })
     }
 
     /// Writes run_dir/ckpt.h5 (rank 0), keeping up to `checkpoint.keep` older ones as ckpt-<step>.h5.
@@ -253,7 +279,7 @@ public final class Trainer {
                                        config: configText)
         try Checkpoint.write(to: checkpointPath, header: header, parameters: task.parameters, optimizer: optimizer,
                              writeTokenizer: task.writeTokenizer, metrics: metrics, exponents: gradients.exponents,
-                             extraState: ["dataset": config.data.dataset])
+                             extraState: Checkpoint.datasetState(config.data.dataset))
         log("step \(step): wrote \(checkpointPath)")
     }
 

@@ -15,7 +15,8 @@ public protocol TrainingTask: AnyObject {
     /// entries have their final gradient as the backward pass goes (see `GPTModel.backward`).
     func trainMicroBatch(step: Int, index: Int, parallelism: Parallelism,
                          gradientsReady: ((Range<Int>) -> Void)?) throws -> CrossEntropy.Total
-    /// Forward only (no dropout) on the fixed evaluation micro-batch `index` of `split`.
+    /// Forward only (no dropout) on the fixed evaluation micro-batch `index` of `split`. The
+    /// total carries the unsmoothed sum too (perplexity), whatever the label smoothing.
     func evaluateMicroBatch(split: TokenDataset.Split, index: Int, parallelism: Parallelism) throws -> CrossEntropy.Total
     /// What training micro-batch `index` of step `step` costs to compute (its model FLOPs, padding
     /// included), known before running it, so that ranks can share a step's micro-batches evenly
@@ -36,15 +37,22 @@ public protocol TrainingTask: AnyObject {
     func writeTokenizer(to group: HDF5Group) throws
     /// Throws if a checkpoint's `/tokenizer` differs from the data's.
     func checkTokenizer(against group: HDF5Group, checkpoint: String) throws
-    /// Extra evaluation printed and recorded by the task (e.g. BLEU), given the step.
-    func extraEvaluation(step: Int, communicator: Communicator, parallelism: Parallelism) throws -> [(String, Double)]
+    /// Extra evaluation printed and recorded by the task (e.g. BLEU) on `split`, of its first
+    /// `limit` items (0: all), computed and returned on every rank.
+    func extraEvaluation(split: TokenDataset.Split, limit: Int, communicator: Communicator,
+                         parallelism: Parallelism) throws -> [(String, Double)]
+    /// What `extraEvaluation` will do, for a line logged before it starts (e.g. "translating 2200
+    /// validation pairs (greedy) for BLEU, chrF, CER and WER"); nil when it does nothing.
+    func extraEvaluationSummary(split: TokenDataset.Split, limit: Int) -> String?
     /// What `train` shows at the end (rank 0): a GPT's sample of `length` characters (none for 0),
     /// a translator's first validation sentences with their translations.
     func demonstration(length: Int, parallelism: Parallelism) throws -> String?
 }
 
 extension TrainingTask {
-    public func extraEvaluation(step: Int, communicator: Communicator, parallelism: Parallelism) throws -> [(String, Double)] { [] }
+    public func extraEvaluation(split: TokenDataset.Split, limit: Int, communicator: Communicator,
+                                parallelism: Parallelism) throws -> [(String, Double)] { [] }
+    public func extraEvaluationSummary(split: TokenDataset.Split, limit: Int) -> String? { nil }
     public func demonstration(length: Int, parallelism: Parallelism) throws -> String? { nil }
     public var dataIdentity: String { "" }
     public func microBatchCost(step: Int, index: Int) throws -> Double? { nil }

@@ -161,9 +161,155 @@ final class CommandLineTests: XCTestCase {
                                             input: "The dog runs.\nThe cat waits.\n\nThe boy finds the flower.\n")
         XCTAssertTrue(standardInput.succeeded, standardInput.description)
         XCTAssertEqual(standardInput.lines.count, 4, "one line per input line, the empty one included: \(standardInput.description)")
-        // The first line alone, as an argument, translates to the same words (greedy, batch of one both times).
-        let single = try fixture.run(["translate", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--beam", "1", "The dog runs."])
-        XCTAssertEqual(single.lines, Array(standardInput.lines.prefix(1)), single.description)
+        // The same lines as arguments are translated the same way (the same batch).
+        let same = try fixture.run(["translate", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--beam", "1", "The dog runs.",
+                                    "The cat waits.", "", "The boy finds the flower."])
+        XCTAssertEqual(same.lines, standardInput.lines, same.description)
+    }
+
+    /// Standard input is translated in chunks of 64 lines, each one batch sorted by length, and
+    /// the output keeps the input order: the same lines shuffled within a chunk come out shuffled
+    /// the same way (a chunk's batches depend only on its set of sentences), and 70 lines (two
+    /// chunks) read from standard input match the same 70 as arguments, with greedy and beam search.
+    func testTranslateBatchesStandardInputAndKeepsItsOrder() throws {
+        let fixture = try CommandLineFixture.shared()
+        let sentences = ToyTranslation.corpus(count: 70).map { String($0.split(separator: "\t")[0]) }
+        var random = TestRandom(seed: 5)
+        var permutation = Array(0 ..< 64)
+        for i in stride(from: 63, to: 0, by: -1) { permutation.swapAt(i, Int(random.next() % UInt64(i + 1))) }
+        for beam in ["1", "3"] {
+            let options = ["translate", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--beam", beam]
+            let ordered = try fixture.run(options, input: sentences.prefix(64).joined(separator: "\n") + "\n")
+            let shuffled = try fixture.run(options, input: permutation.map { sentences[$0] }.joined(separator: "\n") + "\n")
+            XCTAssertTrue(ordered.succeeded && shuffled.succeeded, ordered.description + shuffled.description)
+            XCTAssertEqual(ordered.lines.count, 64, ordered.description)
+            XCTAssertEqual(shuffled.lines, permutation.map { ordered.lines[$0] }, "beam \(beam): each translation stays on its line")
+            XCTAssertGreaterThan(Set(ordered.lines).count, 1, "distinct sentences, not all one translation: \(ordered.description)")
+
+            let piped = try fixture.run(options, input: sentences.joined(separator: "\n"))  // no final newline
+            let arguments = try fixture.run(options + sentences)
+            XCTAssertEqual(piped.lines.count, 70, piped.description)
+            XCTAssertEqual(piped.lines, arguments.lines, "beam \(beam): standard input and arguments agree")
+            XCTAssertEqual(Array(piped.lines.prefix(64)), ordered.lines, "the first chunk is the same 64 lines")
+            XCTAssertEqual(piped.errorOutput, "", piped.description)
+        }
+    }
+
+    /// Inputs longer than the model's positions (16 here: 14 source tokens) are truncated, and
+    /// said so on standard error: one line for translate and eval --pairs, naming the lines, and
+    /// one for attention.
+    func testTruncatedInputsAreReported() throws {
+        let fixture = try CommandLineFixture.shared()
+        let long = "The dog runs and the cat waits and the boy finds the flower and the girl sees the car."
+        let short = "The dog runs."
+        let translated = try fixture.run(["translate", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--beam", "1"],
+                                         input: [short, long, short, long, long].joined(separator: "\n") + "\n")
+        XCTAssertTrue(translated.succeeded, translated.description)
+        XCTAssertEqual(translated.lines.count, 5, translated.description)
+        XCTAssertEqual(translated.errorOutput, "translate: 3 inputs truncated to 14 tokens, the model's limit (lines 2, 4, 5)\n")
+        let arguments = try fixture.run(["translate", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", long, short])
+        XCTAssertEqual(arguments.errorOutput, "translate: 1 inputs truncated to 14 tokens, the model's limit (arguments 1)\n")
+        let quiet = try fixture.run(["translate", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", short])
+        XCTAssertEqual(quiet.errorOutput, "", "nothing truncated, nothing said")
+
+        _ = try writeText("\(short)\tIl cane corre.\n\(long)\tIl cane corre.\n", "long.tsv", in: fixture.directory)
+        let scored = try fixture.run(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--pairs", "long.tsv"])
+        XCTAssertTrue(scored.succeeded, scored.description)
+        XCTAssertTrue(scored.errorOutput.contains("eval --pairs: 1 pairs truncated to 14 tokens, the model's limit (lines 2)\n"),
+                      scored.description)
+
+        let attention = try fixture.run(["attention", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--output", "long.html", long])
+        XCTAssertTrue(attention.succeeded, attention.description)
+        XCTAssertTrue(attention.errorOutput.hasPrefix("attention: the sentence has "), attention.description)
+        XCTAssertTrue(attention.errorOutput.contains("truncated to 14, the model's limit"), attention.description)
+    }
+
+    /// A translator as a user trains one on their own data: a BPE dataset with a test split,
+    /// `model.positions: 0` (resolved from the data and stored resolved), label smoothing (both
+    /// losses and perplexities printed and recorded), evaluation every step (no decoding at step 0,
+    /// a line before each decoding, `eval.decode_pairs` honoured), then `eval --split test` and an
+    /// attention page labelled with text rather than byte symbols.
+    func testATranslatorTrainsOnItsOwnDataAndIsScoredOnItsTestSplit() throws {
+        let fixture = try CommandLineFixture.shared()
+        let prepare = try fixture.run(["prepare", "--input", "pairs.tsv", "--output", "bpe.h5", "--tokenizer", "bpe", "--vocab-size", "300",
+                                       "--test-fraction", "0.1"])
+        XCTAssertTrue(prepare.succeeded, prepare.description)
+        XCTAssertTrue(prepare.output.contains(" val + 20 test pairs from 200 lines"), prepare.description)
+        let dataset = try ParallelDataset(path: fixture.directory + "/bpe.h5")
+        XCTAssertEqual(dataset.counts[.test], 20)
+        let validation = try XCTUnwrap(dataset.counts[.val])
+        let inspect = try fixture.run(["inspect", "bpe.h5"])
+        XCTAssertTrue(inspect.lines.contains { $0.contains("/test/source/tokens") }, inspect.description)
+
+        let train = try fixture.run(["train", "--sample", "0"] + setOptions([
+            "model.kind=seq2seq", "model.layers=1", "model.channels=16", "model.heads=2", "model.positions=0",
+            "model.label_smoothing=0.1", "data.batch_size=4", "data.micro_batch_size=2", "schedule.max_steps=2",
+            "eval.interval=1", "eval.batches=1", "eval.decode_pairs=5", "threads=1", "data.dataset=bpe.h5", "run_dir=bpe-run",
+        ]))
+        XCTAssertTrue(train.succeeded, train.description)
+        // positions 0: the longest sequence of the data, in the log, config.yaml and the checkpoint.
+        let positions = dataset.longestSequence
+        XCTAssertTrue(train.lines.contains("model.positions 0: \(positions), the longest sequence of bpe.h5 with [SOS]/[EOS]"),
+                      train.description)
+        XCTAssertEqual(try ConfigLoader.load(path: fixture.directory + "/bpe-run/config.yaml").model.positions, positions)
+        let checkpoint = try TrainedModel(checkpoint: fixture.directory + "/bpe-run/ckpt.h5")
+        XCTAssertEqual(checkpoint.config.model.positions, positions)
+
+        // Step 0: the loss only; the decoding it skips is named.
+        let decoding = "translating the first 5 of \(validation) validation pairs (greedy) for BLEU, chrF, CER and WER"
+        let first = try XCTUnwrap(train.line(startingWith: "step 0: train loss "), train.description)
+        XCTAssertTrue(first.hasSuffix("; skipped at step 0 (untrained): " + decoding), first)
+        XCTAssertFalse(first.contains("bleu"), first)
+        // Later: a line before the decoding, then the scores.
+        let announced = try XCTUnwrap(train.lines.firstIndex(of: "step 1: evaluating: \(decoding) ..."), train.description)
+        let evaluated = try XCTUnwrap(train.lines.firstIndex { $0.hasPrefix("step 1: train loss ") }, train.description)
+        XCTAssertLessThan(announced, evaluated)
+        let line = train.lines[evaluated]
+        XCTAssertTrue(line.contains(", bleu "), line)
+
+        // Label smoothing: the smoothed losses, then the unsmoothed ones and both perplexities.
+        let final = try XCTUnwrap(train.line(startingWith: "step 2: train loss "), train.description)
+        func number(_ label: String, in text: String) throws -> Double {
+            let range = try XCTUnwrap(text.range(of: label), "\(label) is missing: \(text)")
+            return try XCTUnwrap(Double(text[range.upperBound...].prefix { $0.isNumber || $0 == "." }), text)
+        }
+        let valLoss = try number(", val loss ", in: final), unsmoothed = try number("unsmoothed val loss ", in: final)
+        XCTAssertTrue(final.contains(" (label smoothing 0.1), unsmoothed train loss "), final)
+        XCTAssertEqual(try number("val perplexity ", in: final), exp(unsmoothed), accuracy: 1e-3 * exp(unsmoothed))
+        let perplexities = try XCTUnwrap(final.components(separatedBy: "val perplexity ").last)
+        XCTAssertEqual(try number(" (", in: perplexities), exp(valLoss), accuracy: 1e-3 * exp(valLoss), "the smoothed one in parentheses")
+        let metrics = try String(contentsOfFile: fixture.directory + "/bpe-run/metrics.jsonl", encoding: .utf8)
+            .split(separator: "\n").filter { $0.contains("\"val_loss\"") }
+        XCTAssertEqual(metrics.count, 3, "evaluations at steps 0, 1 and 2")
+        for record in metrics {
+            for key in ["train_loss", "val_loss", "train_loss_unsmoothed", "val_loss_unsmoothed", "val_perplexity", "val_perplexity_smoothed"] {
+                XCTAssertTrue(record.contains("\"\(key)\": "), "\(key) is missing: \(record)")
+            }
+            XCTAssertEqual(record.contains("\"bleu\""), !record.contains("\"step\": 0,"), "no BLEU at step 0 only: \(record)")
+        }
+
+        // eval: the validation split gives the training's last numbers; the test split is scored whole.
+        let onValidation = try fixture.run(["eval", "--checkpoint", "bpe-run/ckpt.h5", "--threads", "1"])
+        XCTAssertTrue(onValidation.succeeded, onValidation.description)
+        XCTAssertEqual(try number("(validation): loss ", in: onValidation.output), valLoss)
+        XCTAssertEqual(try number("unsmoothed loss ", in: onValidation.output), unsmoothed)
+        XCTAssertTrue(onValidation.output.contains(" (label smoothing 0.1), unsmoothed loss "), onValidation.description)
+        XCTAssertEqual(try number(", perplexity ", in: onValidation.output), exp(unsmoothed), accuracy: 1e-3 * exp(unsmoothed))
+        let onTest = try fixture.run(["eval", "--checkpoint", "bpe-run/ckpt.h5", "--threads", "1", "--split", "test"])
+        XCTAssertTrue(onTest.succeeded, onTest.description)
+        XCTAssertTrue(onTest.output.contains("/bpe.h5 (test): loss "), onTest.description)
+        XCTAssertNotNil(onTest.number(after: "wer "), onTest.description)
+        XCTAssertEqual(onTest.errorOutput, "eval: translating 20 test pairs (greedy) for BLEU, chrF, CER and WER ...\n")
+        XCTAssertNotEqual(try number("(test): loss ", in: onTest.output), valLoss)
+
+        // Attention maps of a BPE model: tokens as text ("è" is two byte tokens here), no byte symbols.
+        let attention = try fixture.run(["attention", "--checkpoint", "bpe-run/ckpt.h5", "--threads", "1", "--output", "bpe.html",
+                                         "The dog è here."])
+        XCTAssertTrue(attention.succeeded, attention.description)
+        let page = try String(contentsOfFile: fixture.directory + "/bpe.html", encoding: .utf8)
+        XCTAssertTrue(page.contains("è[C3]") && page.contains("è[A8]"), "the split character, labelled")
+        XCTAssertFalse(page.contains("Ġ"), "no byte symbol for the space")
+        XCTAssertFalse(page.contains("Ã"), "no byte symbol for è's first byte")
     }
 
     func testAttentionWritesAnHTMLPageWithEveryMap() throws {
@@ -201,6 +347,54 @@ final class CommandLineTests: XCTestCase {
             XCTAssertEqual(loss, try XCTUnwrap(training.number(after: "val loss ")), "\(checkpoint): eval and train disagree")
             for name in extras { XCTAssertNotNil(run.number(after: name + " "), "\(name) missing: \(run.output)") }
         }
+    }
+
+    /// `eval --pairs`: any sentence pairs, as one TSV file or two aligned files, scored with the
+    /// checkpoint's tokenizers. On the validation split's own sentences it gives what `eval` gives
+    /// on the dataset: the same loss, perplexity and scores.
+    func testEvalScoresSentencePairsFromATSVFile() throws {
+        let fixture = try CommandLineFixture.shared()
+        let dataset = try ParallelDataset(path: fixture.directory + "/pairs.h5")
+        let sources = try dataset.texts(.val, .source), references = try dataset.texts(.val, .target)
+        var lines = zip(sources, references).map { $0 + "\t" + $1 }
+        lines.insert("a line without a tab", at: 3)
+        _ = try writeText(lines.joined(separator: "\n") + "\n", "val.tsv", in: fixture.directory)
+        _ = try writeText(sources.joined(separator: "\n") + "\n", "val.en", in: fixture.directory)
+        _ = try writeText(references.joined(separator: "\n") + "\n", "val.it", in: fixture.directory)
+
+        let onDataset = try fixture.run(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1"])
+        let onTSV = try fixture.run(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--pairs", "val.tsv"])
+        let onFiles = try fixture.run(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--threads", "1", "--pairs", "val.en", "val.it"])
+        for run in [onDataset, onTSV, onFiles] { XCTAssertTrue(run.succeeded, run.description) }
+        XCTAssertEqual(onTSV.lines.count, 1, onTSV.description)
+        XCTAssertTrue(onTSV.output.hasPrefix("seq2seq/ckpt.h5 at step 3 on val.tsv (\(sources.count) pairs): loss "), onTSV.description)
+        XCTAssertTrue(onFiles.output.hasPrefix("seq2seq/ckpt.h5 at step 3 on val.en + val.it (\(sources.count) pairs): loss "),
+                      onFiles.description)
+        XCTAssertTrue(onTSV.errorOutput.contains("eval --pairs: skipped 1 of \(sources.count + 1) lines (0 with an empty side, 1 without a tab)"),
+                      onTSV.description)
+        let loss = try XCTUnwrap(onDataset.number(after: "loss "))
+        for run in [onTSV, onFiles] {
+            XCTAssertEqual(try XCTUnwrap(run.number(after: "loss ")), loss, accuracy: 1e-5, run.description)
+            XCTAssertEqual(try XCTUnwrap(run.number(after: "perplexity ")), exp(loss), accuracy: 1e-3 * exp(loss))
+            for name in ["bleu", "chrf", "cer", "wer"] {
+                XCTAssertEqual(run.number(after: name + " "), onDataset.number(after: name + " "), "\(name): \(run.output) vs \(onDataset.output)")
+            }
+        }
+        XCTAssertEqual(onTSV.output.components(separatedBy: "pairs): ").last, onFiles.output.components(separatedBy: "pairs): ").last)
+
+        try fixture.assertFails(["eval", "--checkpoint", "gpt/ckpt.h5", "--pairs", "val.tsv"],
+                                naming: ["a 'gpt' checkpoint; eval --pairs needs a seq2seq one"])
+        try fixture.assertFails(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--pairs", "missing.tsv"],
+                                naming: ["eval --pairs: missing.tsv: no such file"])
+        try fixture.assertFails(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--pairs", "val.en", "val.it", "val.tsv"],
+                                naming: ["--pairs takes one TSV file or two aligned files, got 3"])
+        try fixture.assertFails(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--pairs", "val.tsv", "--dataset", "pairs.h5"],
+                                naming: ["--pairs goes without --dataset"])
+        try fixture.assertFails(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--split", "test"],
+                                naming: ["pairs.h5 has no test split; prepare it with --test-fraction"])
+        try fixture.assertFails(["eval", "--checkpoint", "gpt/ckpt.h5", "--split", "test"],
+                                naming: ["a 'gpt' checkpoint; only translation datasets have a test split"])
+        try fixture.assertFails(["eval", "--checkpoint", "seq2seq/ckpt.h5", "--split", "train"], naming: ["--split train is not val or test"])
     }
 
     func testInspectListsTheCheckpointsParameters() throws {
@@ -304,9 +498,53 @@ final class CommandLineTests: XCTestCase {
         ]
         for (arguments, fragments) in cases { try fixture.assertFails(arguments, naming: fragments) }
         XCTAssertFalse(FileManager.default.fileExists(atPath: fixture.directory + "/out.h5"), "a failed prepare wrote its output")
-        // The checkpoint names its dataset relative to the folder it was trained in.
-        try fixture.assertFails(["eval", "--checkpoint", "../gpt/ckpt.h5", "--threads", "1"], in: "elsewhere",
-                                naming: ["eval: lm.h5: no such file (the checkpoint's dataset; pass --dataset)"])
+    }
+
+    /// The checkpoint records its dataset's absolute path, so `eval` works from any folder; a
+    /// checkpoint without it (older ones), or whose dataset moved, finds the dataset next to
+    /// itself or in the folder it was trained in; a dataset found nowhere is one line naming
+    /// every path tried and --dataset.
+    func testEvalFindsTheCheckpointsDatasetFromAnyFolder() throws {
+        let fixture = try CommandLineFixture.shared()
+        let folder = fixture.directory
+        try FileManager.default.createDirectory(atPath: folder + "/elsewhere", withIntermediateDirectories: true)
+        let reader = try Checkpoint.Reader(path: folder + "/gpt/ckpt.h5")
+        XCTAssertEqual(reader.stateAttribute("dataset"), "lm.h5", "as typed, as before")
+        XCTAssertEqual(reader.stateAttribute("dataset_absolute"), URL(fileURLWithPath: folder + "/lm.h5").standardizedFileURL.path)
+        let fromElsewhere = try fixture.run(["eval", "--checkpoint", "../gpt/ckpt.h5", "--threads", "1"], in: "elsewhere")
+        XCTAssertTrue(fromElsewhere.succeeded, fromElsewhere.description)
+        XCTAssertEqual(fromElsewhere.number(after: "loss "), try fixture.run(["eval", "--checkpoint", "gpt/ckpt.h5", "--threads", "1"])
+            .number(after: "loss "))
+
+        // Without the absolute path (as older checkpoints): found in the folder training ran in
+        // (the checkpoint's folder less run_dir "gpt"), then next to the checkpoint.
+        func copyWithoutAbsolutePath(to name: String, recorded: String) throws {
+            try FileManager.default.createDirectory(atPath: folder + "/" + name, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: folder + "/gpt/ckpt.h5", toPath: folder + "/\(name)/ckpt.h5")
+            let file = try HDF5File(path: folder + "/\(name)/ckpt.h5", mode: .readWrite)
+            try file.group("state").setAttribute("dataset_absolute", recorded)
+            try file.close()
+        }
+        try copyWithoutAbsolutePath(to: "moved/gpt", recorded: "")
+        try FileManager.default.copyItem(atPath: folder + "/lm.h5", toPath: folder + "/moved/lm.h5")
+        let inferred = try fixture.run(["eval", "--checkpoint", "../moved/gpt/ckpt.h5", "--threads", "1"], in: "elsewhere")
+        XCTAssertTrue(inferred.succeeded, inferred.description)
+        XCTAssertTrue(inferred.output.contains("/moved/lm.h5 (validation)"), inferred.description)
+        try copyWithoutAbsolutePath(to: "bundle", recorded: folder + "/gone/lm.h5")
+        try FileManager.default.copyItem(atPath: folder + "/lm.h5", toPath: folder + "/bundle/lm.h5")
+        let beside = try fixture.run(["eval", "--checkpoint", "../bundle/ckpt.h5", "--threads", "1"], in: "elsewhere")
+        XCTAssertTrue(beside.succeeded, beside.description)
+        XCTAssertTrue(beside.output.contains("/bundle/lm.h5 (validation)"), beside.description)
+
+        try copyWithoutAbsolutePath(to: "lost", recorded: folder + "/gone/lm.h5")
+        try fixture.assertFails(["eval", "--checkpoint", "../lost/ckpt.h5", "--threads", "1"], in: "elsewhere",
+                                naming: ["eval: the checkpoint's dataset lm.h5 is not found (tried ", folder + "/gone/lm.h5",
+                                         "/lost/lm.h5", "/elsewhere/lm.h5", "pass --dataset PATH"])
+        let explicit = try fixture.run(["eval", "--checkpoint", "../lost/ckpt.h5", "--dataset", "../lm.h5", "--threads", "1"],
+                                       in: "elsewhere")
+        XCTAssertTrue(explicit.succeeded, explicit.description)
+        try fixture.assertFails(["eval", "--checkpoint", "gpt/ckpt.h5", "--dataset", "nothing.h5"],
+                                naming: ["eval: --dataset nothing.h5: no such file"])
     }
 
     func testResumeErrorsNameTheCheckpoint() throws {

@@ -217,7 +217,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(message { try self.load("", ["seed.x=1"]) },
                        "--set seed.x=1: seed is a single value and has no keys of its own")
         XCTAssertEqual(message { try self.load("", ["eval=3"]) },
-                       "--set eval=3: eval is a section; set one of its keys (eval.interval, eval.batches, eval.beam, eval.length_penalty)")
+                       "--set eval=3: eval is a section; set one of its keys (eval.interval, eval.batches, eval.beam, eval.length_penalty, eval.decode_pairs)")
         XCTAssertEqual(message { try self.load("", ["data.corpus=[a, b]"]) },
                        "--set data.corpus=[a, b]: expected a single value, found a list")
         XCTAssertEqual(message { try self.load("", ["model.layers=two"]) },
@@ -248,7 +248,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(message { try self.load("checkpoint: 3\n") },
                        "config run.yaml: checkpoint: expected a mapping of keys (interval, keep), found '3'")
         XCTAssertEqual(message { try self.load("eval: [1, 2]\n") },
-                       "config run.yaml: eval: expected a mapping of keys (interval, batches, beam, length_penalty), found a list")
+                       "config run.yaml: eval: expected a mapping of keys (interval, batches, beam, length_penalty, decode_pairs), found a list")
         XCTAssertEqual(message { try self.load("just text\n") },
                        "config run.yaml: expected a mapping of keys (model, data, optimizer, schedule, eval, "
                            + "checkpoint, seed, run_dir, threads, reduction, overlap_reduction, bucket_parameters, sync_check_interval, watchdog_seconds, log_interval, blas_kernel, precision, trace, trace_skip_steps, trace_steps) at the top level, "

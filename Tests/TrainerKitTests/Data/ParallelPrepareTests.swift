@@ -83,4 +83,59 @@ final class ParallelPrepareTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("a 'lm' dataset, but a translation model needs 'parallel'"), "\($0)")
         }
     }
+
+    /// `--test-fraction`: a test split drawn by the same seeded shuffle, after the validation
+    /// pairs, so the validation split is the one a file without a test split has; the three splits
+    /// partition the pairs; files without one still load (0 test pairs).
+    func testTestFractionHoldsOutATestSplitAndLeavesTheValidationSplitAlone() throws {
+        let tsv = try write(ToyTranslation.corpus(count: 400).joined(separator: "\n") + "\n", "pairs.tsv")
+        var options = ParallelPrepareOptions()
+        options.minimumFrequency = 1
+        let plainPath = directory + "/plain.h5", testedPath = directory + "/tested.h5"
+        let plainReport = try ParallelPrepare.prepare(inputs: [tsv], output: plainPath, options: options)
+        options.testFraction = 0.15
+        let report = try ParallelPrepare.prepare(inputs: [tsv], output: testedPath, options: options)
+        XCTAssertFalse(plainReport.hasTestSplit)
+        XCTAssertFalse(plainReport.description.contains("test"), plainReport.description)
+        XCTAssertEqual(report.testPairs, 60)
+        XCTAssertEqual(report.validationPairs, 40)
+        XCTAssertEqual(report.trainPairs, 300)
+        XCTAssertTrue(report.description.contains(": 300 train + 40 val + 60 test pairs from 400 lines"), report.description)
+
+        let plain = try ParallelDataset(path: plainPath), tested = try ParallelDataset(path: testedPath)
+        XCTAssertFalse(plain.hasTestSplit)
+        XCTAssertEqual(plain.counts[.test], 0)
+        XCTAssertTrue(tested.hasTestSplit)
+        XCTAssertEqual(tested.counts[.test], 60)
+        XCTAssertEqual(try tested.texts(.val, .source), try plain.texts(.val, .source), "the same validation pairs")
+        var seen = Set<String>()
+        for split in TokenDataset.Split.allCases {
+            let sources = try tested.texts(split, .source), targets = try tested.texts(split, .target)
+            XCTAssertEqual(sources.count, tested.counts[split])
+            for (source, target) in zip(sources, targets) { seen.insert(source + "\t" + target) }
+            for i in 0 ..< tested.counts[split]! {
+                XCTAssertEqual(tested.targetTokenizer.decode(try tested.sentence(split, .target, i)), targets[i])
+            }
+        }
+        let distinct = Set(ToyTranslation.corpus(count: 400))
+        XCTAssertEqual(seen, distinct, "train, val and test partition the pairs")
+        XCTAssertEqual(try plain.texts(.train, .source).count - 60, try tested.texts(.train, .source).count)
+
+        // The longest sequence the model sees: [SOS] source [EOS] or [SOS] target, over every split.
+        var longest = 0
+        for split in TokenDataset.Split.allCases {
+            for i in 0 ..< tested.counts[split]! {
+                longest = max(longest, try tested.sentence(split, .source, i).count + 2, try tested.sentence(split, .target, i).count + 1)
+            }
+        }
+        XCTAssertEqual(tested.longestSequence, longest)
+
+        for (validation, test) in [(0.5, 0.5), (0.1, 1.0), (0.0, -0.1)] {
+            options.validationFraction = validation
+            options.testFraction = test
+            XCTAssertThrowsError(try ParallelPrepare.prepare(inputs: [tsv], output: directory + "/bad.h5", options: options)) {
+                XCTAssertTrue("\($0)".hasPrefix("prepare: --"), "\($0)")
+            }
+        }
+    }
 }

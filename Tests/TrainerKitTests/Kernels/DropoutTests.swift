@@ -234,6 +234,34 @@ final class CrossEntropyTests: XCTestCase {
         }
     }
 
+    /// With label smoothing the total also carries Σ −log p_t, the plain cross-entropy that
+    /// perplexity is made of: the smoothed loss with ε = 0, and the naive twin's, and it differs
+    /// from the smoothed sum.
+    func testTheUnsmoothedSumIsThePlainCrossEntropy() {
+        var random = TestRandom(seed: 82)
+        let logits = random.buffer(N * V, scale: 3)
+        var targets = random.tokens(N, below: V)
+        targets[1] = -100
+        let losses = FloatBuffer(count: N), probs = FloatBuffer(count: N * V)
+        let (smoothed, plain, naive) = targets.withUnsafeBufferPointer { t in
+            (CrossEntropy.forward(losses: losses.pointer, probabilities: probs.pointer, logits: logits.readPointer,
+                                  targets: t.baseAddress!, rows: N, classes: V, labelSmoothing: 0.1, parallelism: Parallelism(threads: 2)),
+             CrossEntropy.forward(losses: losses.pointer, probabilities: probs.pointer, logits: logits.readPointer,
+                                  targets: t.baseAddress!, rows: N, classes: V),
+             CrossEntropy.forwardNaive(losses: losses.pointer, logits: logits.readPointer, targets: t.baseAddress!, rows: N,
+                                       classes: V, labelSmoothing: 0.1))
+        }
+        XCTAssertEqual(plain.unsmoothedSum, plain.sum, "no smoothing: the two sums are one")
+        XCTAssertEqual(smoothed.unsmoothedSum, plain.sum, accuracy: 1e-4)
+        XCTAssertEqual(smoothed.unsmoothedSum, naive.unsmoothedSum, accuracy: 1e-4)
+        XCTAssertEqual(smoothed.sum, naive.sum, accuracy: 1e-4)
+        XCTAssertGreaterThan(abs(smoothed.sum - smoothed.unsmoothedSum), 1e-2, "smoothing changes the loss")
+        XCTAssertEqual(smoothed.unsmoothedMean, smoothed.unsmoothedSum / Double(N - 1), accuracy: 1e-12)
+        let both = smoothed + plain
+        XCTAssertEqual(both.count, 2 * (N - 1))
+        XCTAssertEqual(both.unsmoothedSum, smoothed.unsmoothedSum + plain.unsmoothedSum, accuracy: 1e-12)
+    }
+
     func testInPlaceProbabilitiesAndUniformLogits() {
         // Uniform logits: every class has probability 1/V, loss = log V whatever the smoothing.
         let logits = FloatBuffer(count: 2 * V), losses = FloatBuffer(count: 2)

@@ -45,6 +45,32 @@ final class BPETokenizerTests: XCTestCase {
         XCTAssertEqual(tokenizer.encode("é"), [4 + 0xC3, 4 + 0xA9])
     }
 
+    /// Attention maps label tokens with `readableTokens`: text instead of byte symbols, the
+    /// specials by name, one label per id, and a character split over tokens shown in each with
+    /// the bytes that token holds.
+    func testReadableTokensAreTextNotByteSymbols() {
+        let tokenizer = BPETokenizer.train(texts: Array(repeating: "he goes to the sea, è vero, perché", count: 20), vocabularySize: 300)
+        let sentence = " he goes to the sea, è vero, perché"
+        let ids = tokenizer.encode(sentence)
+        XCTAssertTrue(tokenizer.vocabulary.contains("Ġto") && ids.contains(Int32(tokenizer.vocabulary.firstIndex(of: "Ġto")!)),
+                      "the corpus makes the symbol Ġto")
+        let labels = tokenizer.readableTokens(ids)
+        XCTAssertEqual(labels.count, ids.count)
+        XCTAssertEqual(labels.joined(), sentence, "whole characters: the labels spell the sentence")
+        XCTAssertTrue(labels.contains(" to"), "\(labels)")
+        XCTAssertFalse(labels.joined().contains("Ġ"), "\(labels)")
+        XCTAssertEqual(tokenizer.readableTokens([1, 2, 0]), ["[SOS]", "[EOS]", "[PAD]"])
+        // "è" (C3 A8) as two byte tokens, after a space token: each shows the character and its byte.
+        let space = 4 + Int32(UInt8(ascii: " ")), c3: Int32 = 4 + 0xC3, a8: Int32 = 4 + 0xA8
+        XCTAssertEqual(tokenizer.vocabulary[Int(c3)], "Ã")
+        XCTAssertEqual(tokenizer.readableTokens([1, space, c3, a8, 2]), ["[SOS]", " ", "è[C3]", "è[A8]", "[EOS]"])
+        // A lone lead byte and a stray continuation byte are not characters: their hex alone.
+        XCTAssertEqual(tokenizer.readableTokens([a8, 4 + Int32(UInt8(ascii: "a")), c3]), ["[A8]", "a", "[C3]"])
+        // Other tokenizers label tokens with their vocabulary entries.
+        let words = WordTokenizer.train(texts: ["the sea is blue"], minimumFrequency: 1)
+        XCTAssertEqual(words.readableTokens(words.encode("the sea")), ["the", "sea"])
+    }
+
     func testPreTokenizationMatchesGPT2sPattern() {
         // Expected pieces from Python: regex.findall(r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""", text)
         // (the `regex` package).

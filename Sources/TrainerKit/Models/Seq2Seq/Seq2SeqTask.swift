@@ -21,18 +21,18 @@ public final class Seq2SeqTask: TrainingTask {
     public private(set) var lastMicroBatchTokens = 0
     public private(set) var lastMicroBatchFLOPs = 0.0
 
+    /// The task of `config` over `dataset`; `model.positions` must be resolved already
+    /// (`TaskFactory.resolve`: 0 becomes the dataset's longest sequence).
     public init(config: RunConfig, dataset: ParallelDataset) throws {
         self.config = config
         self.dataset = dataset
         let sizes = config.resolvedModel
-        var longest = 0
-        for split in TokenDataset.Split.allCases {
-            for i in 0 ..< dataset.counts[split]! {
-                longest = max(longest, dataset.length(split, .source, i) + 2, dataset.length(split, .target, i) + 1)
-            }
+        guard config.model.positions > 0 else {
+            throw TrainerError("config: model.positions 0 must be resolved from \(dataset.path) before the model is built (TaskFactory.resolve)")
         }
+        let longest = dataset.longestSequence
         guard longest <= sizes.positions else {
-            throw TrainerError("config: model.positions (\(sizes.positions)) is shorter than the longest sequence of \(dataset.path) (\(longest) tokens with [SOS]/[EOS]); raise model.positions or data.block_size")
+            throw TrainerError("config: model.positions (\(sizes.positions)) is shorter than the longest sequence of \(dataset.path) (\(longest) tokens with [SOS]/[EOS]); raise model.positions, or set it to 0 to follow the data")
         }
         sequences = config.data.microBatchSize
         seed = UInt64(config.seed)
@@ -70,31 +70,9 @@ public final class Seq2SeqTask: TrainingTask {
     /// Pads pairs into encoder and decoder inputs and runs forward (and backward with `train`).
     private func run(_ pairs: [([Int32], [Int32])], dropout: DropoutContext?, train: Bool, parallelism: Parallelism,
                      gradientsReady: ((Range<Int>) -> Void)?) -> CrossEntropy.Total {
-        let s = dataset.sourceTokenizer.specials!, t = dataset.targetTokenizer.specials!
-        let B = pairs.count
-        let S = pairs.map { $0.0.count + 2 }.max()!, T = pairs.map { $0.1.count + 1 }.max()!
-        var source = [Int32](repeating: s.pad, count: B * S), sourceMask = [UInt8](repeating: 0, count: B * S)
-        var target = [Int32](repeating: t.pad, count: B * T), targetMask = [UInt8](repeating: 0, count: B * T)
-        var labels = [Int32](repeating: Seq2SeqModel.ignoreIndex, count: B * T)
-        var sourceTokens = 0, targetTokens = 0
-        for (b, (src, tgt)) in pairs.enumerated() {
-            let encoderInput = [s.sos] + src + [s.eos]
-            for (j, id) in encoderInput.enumerated() {
-                source[b * S + j] = id
-                sourceMask[b * S + j] = 1
-            }
-            let decoderInput = [t.sos] + tgt, label = tgt + [t.eos]
-            for j in 0 ..< decoderInput.count {
-                target[b * T + j] = decoderInput[j]
-                targetMask[b * T + j] = 1
-                labels[b * T + j] = label[j]
-            }
-            sourceTokens += encoderInput.count
-            targetTokens += decoderInput.count
-        }
-        model.encode(source: source, mask: sourceMask, batch: B, length: S, dropout: dropout, parallelism: parallelism)
-        let total = model.decode(target: target, mask: targetMask, labels: labels, batch: B, length: T, sourceLength: S,
-                                 dropout: dropout, parallelism: parallelism)!
+        let padded = Seq2SeqBatch(pairs, source: dataset.sourceTokenizer.specials!, target: dataset.targetTokenizer.specials!)
+        let total = padded.forward(model, dropout: dropout, parallelism: parallelism)
+        let (S, T, sourceTokens, targetTokens) = (padded.sourceLength, padded.targetLength, padded.sourceTokens, padded.targetTokens)
         if train { model.backward(lossScale: 1, gradientsReady: gradientsReady) }
         lastMicroBatchTokens = sourceTokens + targetTokens
         lastMicroBatchFLOPs = model.flops(sourceTokens: Double(sourceTokens), targetTokens: Double(targetTokens),
@@ -130,17 +108,17 @@ public final class Seq2SeqTask: TrainingTask {
         return run(pairs, dropout: context, train: true, parallelism: parallelism, gradientsReady: gradientsReady)
     }
 
-    /// Validation is the whole split, in order, `micro_batch_size` pairs at a time; the training
-    /// split is estimated on `eval.batches` such batches.
+    /// Validation (and test) is the whole split, in order, `micro_batch_size` pairs at a time; the
+    /// training split is estimated on `eval.batches` such batches.
     public func evaluationBatches(_ split: TokenDataset.Split) -> Int {
         let all = (dataset.counts[split]! + sequences - 1) / sequences
-        return split == .val ? all : min(all, config.eval.batches)
+        return split == .train ? min(all, config.eval.batches) : all
     }
 
     public func evaluateMicroBatch(split: TokenDataset.Split, index: Int, parallelism: Parallelism) throws -> CrossEntropy.Total {
         let count = dataset.counts[split]!
         // Training split: spread the batches over the whole split.
-        let first = split == .val ? index * sequences : (index * count / max(1, evaluationBatches(.train)))
+        let first = split != .train ? index * sequences : (index * count / max(1, evaluationBatches(.train)))
         let pairs = try (first ..< min(count, first + sequences)).map {
             (try dataset.sentence(split, .source, $0), try dataset.sentence(split, .target, $0))
         }
@@ -148,19 +126,35 @@ public final class Seq2SeqTask: TrainingTask {
         return run(pairs, dropout: nil, train: false, parallelism: parallelism, gradientsReady: nil)
     }
 
-    /// BLEU, chrF, CER and WER of the whole validation split, translated with `eval.beam`
-    /// (greedy when 1), each rank translating a share; computed and returned on every rank.
-    public func extraEvaluation(step: Int, communicator: Communicator, parallelism: Parallelism) throws -> [(String, Double)] {
-        let count = dataset.counts[.val]!
+    /// How many pairs of `split` `extraEvaluation` translates: the first `limit` (0: all).
+    func translatedPairs(_ split: TokenDataset.Split, limit: Int) -> Int {
+        let count = dataset.counts[split]!
+        return limit > 0 ? min(limit, count) : count
+    }
+
+    public func extraEvaluationSummary(split: TokenDataset.Split, limit: Int) -> String? {
+        let count = translatedPairs(split, limit: limit), all = dataset.counts[split]!
+        guard count > 0 else { return nil }
+        let name = split == .val ? "validation" : split.rawValue
+        let which = count < all ? "the first \(count) of \(all) \(name) pairs" : "\(count) \(name) pairs"
+        let search = config.eval.beam > 1 ? "beam \(config.eval.beam)" : "greedy"
+        return "translating \(which) (\(search)) for BLEU, chrF, CER and WER"
+    }
+
+    /// BLEU, chrF, CER and WER of the first `limit` pairs of `split` (0: all), translated with
+    /// `eval.beam` (greedy when 1), each rank translating a share; computed and returned on every rank.
+    public func extraEvaluation(split: TokenDataset.Split, limit: Int, communicator: Communicator,
+                                parallelism: Parallelism) throws -> [(String, Double)] {
+        let count = translatedPairs(split, limit: limit)
         guard count > 0 else { return [] }
-        let references = try dataset.texts(.val, .target)
+        let references = Array(try dataset.texts(split, .target).prefix(count))
         let W = communicator.size, r = communicator.rank
         let mine = (r * count / W) ..< ((r + 1) * count / W)
         let translator = Translator(config: model.config, parameters: parameters, sourceTokenizer: dataset.sourceTokenizer,
                                     targetTokenizer: dataset.targetTokenizer,
                                     batch: max(sequences, config.eval.beam) * max(1, config.eval.beam), parallelism: parallelism)
-        let sources = try mine.map { try dataset.sentence(.val, .source, $0) }
-        let outputs = translator.translate(ids: sources, beam: config.eval.beam, lengthPenalty: config.eval.lengthPenalty)
+        let sources = try mine.map { try dataset.sentence(split, .source, $0) }
+        let outputs = translator.translateInLengthOrder(ids: sources, beam: config.eval.beam, lengthPenalty: config.eval.lengthPenalty)
             .map { dataset.targetTokenizer.decode($0) }
         // Gather every rank's translations on all ranks, in rank order.
         var hypotheses: [String] = []
@@ -169,10 +163,7 @@ public final class Seq2SeqTask: TrainingTask {
             let share = (root * count / W) ..< ((root + 1) * count / W)
             hypotheses += share.isEmpty ? [] : joined.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         }
-        let bleu = TranslationMetrics.bleu(hypotheses: hypotheses, references: references)
-        return [("bleu", bleu.score), ("chrf", TranslationMetrics.chrF(hypotheses: hypotheses, references: references)),
-                ("cer", TranslationMetrics.characterErrorRate(hypotheses: hypotheses, references: references)),
-                ("wer", TranslationMetrics.wordErrorRate(hypotheses: hypotheses, references: references))]
+        return TranslationMetrics.scores(hypotheses: hypotheses, references: references)
     }
 
     /// The first five validation sentences with their (greedy) translations and references.

@@ -54,6 +54,16 @@ public enum TranslationMetrics {
     /// chrF's β: recall weighs β² = 4 times as much as precision.
     public static let chrFBeta = 2
 
+    /// The four scores evaluation reports, in this order: ("bleu", BLEU), ("chrf", chrF), ("cer",
+    /// character error rate), ("wer", word error rate); BLEU and chrF in 0...100, the rates as
+    /// fractions.
+    public static func scores(hypotheses: [String], references: [String]) -> [(String, Double)] {
+        [("bleu", bleu(hypotheses: hypotheses, references: references).score),
+         ("chrf", chrF(hypotheses: hypotheses, references: references)),
+         ("cer", characterErrorRate(hypotheses: hypotheses, references: references)),
+         ("wer", wordErrorRate(hypotheses: hypotheses, references: references))]
+    }
+
     // MARK: BLEU
 
     /// Corpus BLEU exactly as sacreBLEU's default `BLEU()` computes it

