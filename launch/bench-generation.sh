@@ -36,7 +36,7 @@ for model in default gpt-full; do
   fi
   # 500 tokens, then only as many as fit the context (a prompt of one token + block − 1).
   for tokens in 500 $((block - 1)); do
-    s() { "$trainer" sample --checkpoint "$work/$run/ckpt.h5" --threads "$threads" --tokens $tokens "$@" 2>&1 >/dev/null | rate; }
+    s() { "$trainer" sample --checkpoint "$work/$run/ckpt.h5" --timing --threads "$threads" --tokens $tokens "$@" 2>&1 >/dev/null | rate; }
     a=$(s --no-cache); b=$(s); c=$(s --context-shift)
     t=$("$python" "$root/launch/reference/torch_sample.py" "${sizes[@]}" --tokens $tokens --threads "$threads" \
         | sed -n 's/.*tokens_per_s=\([0-9]*\).*/\1/p')
@@ -50,7 +50,7 @@ train translator 300 --config configs/translation-toy.yaml --set threads="$(npro
                                    cut -f1 "$work/toy.tsv" > "$work/sentences.txt"; }
 printf "\n%-34s %12s %12s %14s\n" "translate, 500 sentences" "no cache" "cache" "cache ÷ none"
 for beam in 1 4; do
-  tr() { "$trainer" translate --checkpoint "$work/translator/ckpt.h5" --beam $beam --threads "$threads" "$@" \
+  tr() { "$trainer" translate --checkpoint "$work/translator/ckpt.h5" --timing --beam $beam --threads "$threads" "$@" \
            < "$work/sentences.txt" 2>&1 >/dev/null | rate; }
   a=$(tr --no-cache); b=$(tr)
   printf "%-34s %12s %12s %14s\n" "beam $beam (sentences/s)" "$a" "$b" "$(ratio "$b" "$a")"

@@ -28,6 +28,9 @@ struct Sample: ParsableCommand {
     @Flag(help: "When the context is full, keep its newer half instead of sliding it by one token (much faster past the model's positions; not nanoGPT's crop).")
     var contextShift = false
 
+    @Flag(help: "Print the speed (tokens/s) on standard error at the end.")
+    var timing = false
+
     @OptionGroup var threads: ThreadsOption
 
     func validate() throws {
@@ -42,6 +45,7 @@ struct Sample: ParsableCommand {
             try Commands.sample(checkpoint: checkpoint.checkpoint, prompt: prompt,
                                 options: SamplingOptions(tokens: tokens, temperature: temperature, topK: topK, seed: seed,
                                                          useCache: !noCache, contextShift: contextShift),
+                                timing: timing,
                                 threads: threads.threads)
         }
     }

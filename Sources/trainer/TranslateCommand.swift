@@ -22,6 +22,9 @@ struct Translate: ParsableCommand {
     @Flag(help: "Run the decoder over every whole prefix instead of using the key/value cache (slower, the same output).")
     var noCache = false
 
+    @Flag(help: "Print the speed (sentences/s) on standard error at the end.")
+    var timing = false
+
     @OptionGroup var threads: ThreadsOption
 
     @Argument(help: "Sentences to translate (default: read standard input).")
@@ -37,7 +40,7 @@ struct Translate: ParsableCommand {
     func run() throws {
         try guarded {
             try Commands.translate(checkpoint: checkpoint.checkpoint, sentences: sentences, beam: beam, lengthPenalty: lengthPenalty,
-                                   useCache: !noCache, threads: threads.threads)
+                                   useCache: !noCache, timing: timing, threads: threads.threads)
         }
     }
 }

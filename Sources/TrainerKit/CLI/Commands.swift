@@ -139,7 +139,9 @@ public enum Commands {
     }
 
     /// `trainer sample`: generation from a GPT checkpoint, streamed to standard output.
-    public static func sample(checkpoint path: String, prompt: String, options: SamplingOptions, threads: Int) throws {
+    /// `timing`: the speed on standard error at the end.
+    public static func sample(checkpoint path: String, prompt: String, options: SamplingOptions, timing: Bool = false,
+                              threads: Int) throws {
         let (model, tokenizer) = try TrainedModel(checkpoint: path).gpt(for: "sample")
         var ids = tokenizer.encode(prompt)
         if ids.count < prompt.unicodeScalars.count {
@@ -153,6 +155,7 @@ public enum Commands {
         }
         FileHandle.standardOutput.write(Data("\n".utf8))
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        guard timing else { return }
         FileHandle.standardError.write(Data(String(
             format: "sample: %d tokens in %.3f s, %.0f tokens/s (%@%@, %d threads)\n", options.tokens, seconds,
             Double(options.tokens) / max(seconds, 1e-9), options.useCache ? "key/value cache" : "no cache",
@@ -211,7 +214,7 @@ public enum Commands {
         if full, let gpt = task as? GPTTask {
             let scores = try gpt.evaluateEveryWindow(split: split, parallelism: parallelism)
             total = CrossEntropy.Total(sum: scores.sum, count: scores.scored)
-            coverage = ", every target: \(scores.windows) windows of up to \(config.data.blockSize)"
+            coverage = " in \(scores.windows) windows of up to \(config.data.blockSize) (every target once)"
         } else {
             let batches = task.evaluationBatches(split)
             let progress = ProgressLine(unit: "batches")
@@ -221,16 +224,16 @@ public enum Commands {
                 progress.advance()
             }
             progress.end()
-            if task is GPTTask { coverage = ", \(batches) batches of random windows" }
+            if task is GPTTask { coverage = " in \(batches) batches of random windows (eval --full: every target)" }
         }
         let name = split == .val ? "validation" : split.rawValue
-        var line = "\(path) at step \(checkpoint.reader.header.step) on \(config.data.dataset) (\(name)\(coverage), \(total.count) targets): "
+        var line = "\(path) at step \(checkpoint.reader.header.step) on \(config.data.dataset) (\(name)): "
             + describeLoss(total, labelSmoothing: config.model.labelSmoothing)
         if let summary = task.extraEvaluationSummary(split: split, limit: 0) {
             FileHandle.standardError.write(Data("eval: \(summary) ...\n".utf8))
         }
         line += describeScores(try task.extraEvaluation(split: split, limit: 0, communicator: world, parallelism: parallelism))
-        say(line)
+        say(line + "; \(total.count) targets" + coverage)
     }
 
     /// "loss 2.034567, perplexity 7.6500", or with label smoothing "loss 3.045678 (label smoothing

@@ -21,11 +21,11 @@ extension Commands {
     /// `translationChunk` lines at a time and translated as one batch (`translateInLengthOrder`),
     /// the output written in input order after each chunk (arguments are cut into the same
     /// chunks). Inputs longer than the model's positions are cut to fit, and counted in one line
-    /// on standard error at the end, with the speed. While standard output is not a terminal, a
+    /// on standard error at the end (and with `timing` the speed). While standard output is not a terminal, a
     /// terminal on standard error shows progress (`ProgressLine`; the share and time left of a
     /// file on standard input are estimated from the bytes read).
     public static func translate(checkpoint: String, sentences: [String], beam: Int, lengthPenalty: Double,
-                                 useCache: Bool = true, threads: Int) throws {
+                                 useCache: Bool = true, timing: Bool = false, threads: Int) throws {
         let translator = try TrainedModel(checkpoint: checkpoint).translator(batch: 16 * max(1, beam), threads: threads,
                                                                              for: "translate")
         translator.useCache = useCache
@@ -69,6 +69,7 @@ extension Commands {
         warnTruncated("translate", truncated, kind: "inputs", places: sentences.isEmpty ? "lines" : "arguments",
                       translator: translator)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        guard timing else { return }
         FileHandle.standardError.write(Data(String(
             format: "translate: %d sentences in %.3f s, %.1f sentences/s (beam %d, %@, %d threads)\n", count, seconds,
             Double(count) / max(seconds, 1e-9), beam, useCache ? "key/value cache" : "no cache", threads).utf8))

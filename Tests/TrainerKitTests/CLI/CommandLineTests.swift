@@ -340,7 +340,7 @@ final class CommandLineTests: XCTestCase {
             XCTAssertTrue(run.succeeded, run.description)
             XCTAssertEqual(run.lines.count, 1, run.description)
             XCTAssertTrue(run.output.hasPrefix("\(checkpoint) at step 3 on "), run.description)
-            let loss = try XCTUnwrap(run.number(after: "targets): loss "), run.description)
+            let loss = try XCTUnwrap(run.number(after: "(validation): loss "), run.description)
             let perplexity = try XCTUnwrap(run.number(after: "perplexity "), run.description)
             XCTAssertEqual(perplexity, exp(loss), accuracy: 0.01 * perplexity)
             // Both evaluate the same eval.batches of the validation split with the same weights.
@@ -684,7 +684,7 @@ final class CommandLineTests: XCTestCase {
         let full = try fixture.run(["eval", "--checkpoint", "gpt/ckpt.h5", "--full", "--threads", "1"])
         XCTAssertTrue(full.succeeded, full.description)
         XCTAssertNotNil(full.line(startingWith: "gpt/ckpt.h5 at step 3 on") , full.description)
-        XCTAssertTrue(full.output.contains("(validation, every target: "), full.description)
+        XCTAssertTrue(full.output.contains("windows of up to 16 (every target once)"), full.description)
         let twoThreads = try fixture.run(["eval", "--checkpoint", "gpt/ckpt.h5", "--full", "--threads", "2"])
         XCTAssertEqual(full.number(after: "loss "), twoThreads.number(after: "loss "), twoThreads.description)
         XCTAssertEqual(full.errorOutput, "", "no progress line without a terminal")
