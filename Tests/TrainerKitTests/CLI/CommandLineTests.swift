@@ -291,17 +291,16 @@ final class CommandLineTests: XCTestCase {
         // eval: the validation split gives the training's last numbers; the test split is scored whole.
         let onValidation = try fixture.run(["eval", "--checkpoint", "bpe-run/ckpt.h5", "--threads", "1"])
         XCTAssertTrue(onValidation.succeeded, onValidation.description)
-        XCTAssertTrue(onValidation.output.contains("/bpe.h5 (validation, "), onValidation.description)
-        XCTAssertEqual(try number("targets): loss ", in: onValidation.output), valLoss)
+        XCTAssertEqual(try number("/bpe.h5 (validation): loss ", in: onValidation.output), valLoss)
         XCTAssertEqual(try number("unsmoothed loss ", in: onValidation.output), unsmoothed)
         XCTAssertTrue(onValidation.output.contains(" (label smoothing 0.1), unsmoothed loss "), onValidation.description)
         XCTAssertEqual(try number(", perplexity ", in: onValidation.output), exp(unsmoothed), accuracy: 1e-3 * exp(unsmoothed))
         let onTest = try fixture.run(["eval", "--checkpoint", "bpe-run/ckpt.h5", "--threads", "1", "--split", "test"])
         XCTAssertTrue(onTest.succeeded, onTest.description)
-        XCTAssertTrue(onTest.output.contains("/bpe.h5 (test, "), onTest.description)
+        XCTAssertTrue(onTest.output.contains("/bpe.h5 (test): loss "), onTest.description)
         XCTAssertNotNil(onTest.number(after: "wer "), onTest.description)
         XCTAssertEqual(onTest.errorOutput, "eval: translating 20 test pairs (greedy) for BLEU, chrF, CER and WER ...\n")
-        XCTAssertNotEqual(try number("targets): loss ", in: onTest.output), valLoss)
+        XCTAssertNotEqual(try number("(test): loss ", in: onTest.output), valLoss)
 
         // Attention maps of a BPE model: tokens as text ("è" is two byte tokens here), no byte symbols.
         let attention = try fixture.run(["attention", "--checkpoint", "bpe-run/ckpt.h5", "--threads", "1", "--output", "bpe.html",
@@ -724,7 +723,7 @@ private struct TrainerRun: Sendable, CustomStringConvertible {
 
     var succeeded: Bool { !crashed && status == 0 }
 
-    /// Standard error's lines, without translate's closing rate line ("translate: N sentences in ...").
+    /// Standard error's lines, without translate's rate line ("translate: N sentences in ...", only with --timing).
     var notes: [String] {
         errorOutput.components(separatedBy: "\n").filter { !$0.isEmpty && !($0.hasPrefix("translate: ") && $0.contains(" sentences/s ")) }
     }
