@@ -52,11 +52,14 @@ let package = Package(
             swiftSettings: kernelSettings
         ),
 
-        // The thin command-line front end.
+        // The thin command-line front end. BuildInfo records the commit and the compiler for
+        // `trainer --version` at build time, in the build folder.
         .executableTarget(
             name: "trainer",
-            dependencies: ["TrainerKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["TrainerKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            plugins: ["BuildInfo"]
         ),
+        .plugin(name: "BuildInfo", capability: .buildTool(), path: "Sources/BuildInfo"),
 
         .testTarget(
             name: "TrainerKitTests",

@@ -18,6 +18,7 @@ struct Trainer: ParsableCommand {
         commandName: "trainer",
         abstract: "A Transformer trainer written from scratch: OpenBLAS kernels, MPI data parallelism, HDF5 storage.",
         discussion: "Without a subcommand: train the default config (a character-level GPT on the built-in Shakespeare corpus).",
+        version: VersionReport.text(commit: BuildInfo.commit, compiler: BuildInfo.compiler, targetCPU: BuildInfo.targetCPU),
         subcommands: [Train.self, Prepare.self, Sample.self, Translate.self, AttentionCommand.self, Eval.self, Inspect.self,
                       Bench.self, Export.self],
         defaultSubcommand: Train.self)
