@@ -11,8 +11,9 @@
 #   oneDNN), read from the installed binary's shared libraries.
 # --binary FILE installs FILE instead of building (launch/test-mpi.sh installs the release build).
 # The built-in corpus is inside the binary. The binary is built for this machine's CPU
-# (-target-cpu native); for nodes with other CPUs, build with TRAINER_TARGET_CPU=generic (or name
-# the nodes' CPU, e.g. TRAINER_TARGET_CPU=skylake-avx512).
+# (-target-cpu native; on a CPU without all of its extensions it refuses to start, naming them);
+# for nodes with other CPUs, build with TRAINER_TARGET_CPU=generic (or name the nodes' CPU, e.g.
+# TRAINER_TARGET_CPU=skylake-avx512).
 set -euo pipefail
 prefix="$HOME/.local"
 binary=""
