@@ -35,23 +35,31 @@ let package = Package(
         // bf16 matrix products on oneDNN (libdnnl-dev) and fp32 <-> bf16 conversions.
         .target(name: "CBF16", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
 
+        // The built-in corpus, embedded in the binary (the assembler's `.incbin`), so that it runs
+        // from any folder on any node. The text stays in TrainerKit's Resources folder.
+        .target(name: "CCorpus", cSettings: [.headerSearchPath("../TrainerKit/Resources")]),
+
         // Stop signals (SIGTERM / SIGINT → checkpoint, then exit) and run-directory locks (flock).
         .target(name: "CSignals"),
 
         // The library: kernels, model, tokenizers, storage, distributed, training.
         .target(
             name: "TrainerKit",
-            dependencies: ["CBLAS", "CMPI", "CHDF5", "CKernels", "CBF16", "CSignals", .product(name: "Yams", package: "Yams")],
-            // The default corpus (public domain, see Resources/shakespeare.README.md), shipped unchanged.
-            resources: [.copy("Resources/shakespeare.txt"), .copy("Resources/shakespeare.README.md")],
+            dependencies: ["CBLAS", "CMPI", "CHDF5", "CKernels", "CBF16", "CSignals", "CCorpus", .product(name: "Yams", package: "Yams")],
+            // The default corpus (public domain, see Resources/shakespeare.README.md), shipped unchanged
+            // inside the binary by CCorpus.
+            exclude: ["Resources"],
             swiftSettings: kernelSettings
         ),
 
-        // The thin command-line front end.
+        // The thin command-line front end. BuildInfo records the commit and the compiler for
+        // `trainer --version` at build time, in the build folder.
         .executableTarget(
             name: "trainer",
-            dependencies: ["TrainerKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["TrainerKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            plugins: ["BuildInfo"]
         ),
+        .plugin(name: "BuildInfo", capability: .buildTool(), path: "Sources/BuildInfo"),
 
         .testTarget(
             name: "TrainerKitTests",

@@ -267,5 +267,42 @@ else
   fail "trace: $(tail -2 tr.check 2>/dev/null) $(grep -m1 '^trace:' tr.log) $(same_model w2 tr || echo '/model differs from the untraced run')"
 fi
 
+# 17. Ranks on different machines talk over TCP. Open MPI's TCP transport alone (--mca pml ob1
+#     --mca btl tcp,self: no shared memory; over the loopback interface, which every machine has)
+#     takes that path on one machine: 2 ranks write /model bit-identical to 1 process. With `self`
+#     alone the 2 ranks cannot even start, so the run did talk over TCP.
+tcp=(--mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include lo)
+mpi 2 "${tcp[@]}" "$trainer" train "${common[@]}" --set run_dir=tcp --set schedule.max_steps=12 > tcp.log 2>&1 \
+  || echo "run tcp: exit $?" >> tcp.log
+set +e
+mpi 2 --mca pml ob1 --mca btl self "$trainer" train "${common[@]}" --set run_dir=selfonly --set schedule.max_steps=2 \
+  > selfonly.log 2>&1
+status=$?
+set -e
+same_model w1 tcp && [ $status -ne 0 ] && [ $status -ne 124 ] \
+  && pass "2 ranks over TCP only (btl tcp,self) write /model identical to 1 process (btl self alone: exit $status)" \
+  || fail "TCP: $(tail -2 tcp.log) (btl self alone: exit $status)"
+
+# 18. As on a cluster: launch/install.sh --prefix puts bin/trainer and share/trainer/{configs,launch}
+#     in a folder of their own (--binary: the release build; install.sh's own build, with the Swift
+#     runtime linked in, is a second full build), and the installed binary runs from a folder
+#     outside the clone: mpirun with a hostfile (`localhost slots=2`, as launch/hostfile.example
+#     names real nodes), 2 ranks over TCP, /model bit-identical to 1 process; `bench step` finds its
+#     default config in share/trainer/configs.
+"$root/launch/install.sh" --prefix "$work/prefix" --binary "$trainer" > install.log 2>&1 || echo "install: exit $?" >> install.log
+mkdir -p node
+echo "localhost slots=2" > node/hosts
+( cd node && timeout 300 mpirun --hostfile hosts -np 2 --bind-to none "${tcp[@]}" -x OPENBLAS_NUM_THREADS \
+    "$work/prefix/bin/trainer" train "${common[@]}" --set data.dataset="$work/data.h5" --set run_dir=hf \
+    --set schedule.max_steps=12 ) > hf.log 2>&1 || echo "run hf: exit $?" >> hf.log
+( cd node && "$work/prefix/bin/trainer" bench step --threads 1 --steps 1 --set model.layers=1 --set model.channels=32 \
+    --set model.heads=2 --set data.batch_size=4 --set data.micro_batch_size=4 --set data.block_size=32 ) > bench.log 2>&1 || true
+if same_model w1 node/hf && [ -f "$work/prefix/share/trainer/configs/default.yaml" ] && [ -x "$work/prefix/share/trainer/launch/mpirun.sh" ] \
+   && grep -q "a node needs" install.log && grep -q "^trainer bench step: $work/prefix/share/trainer/configs/gpt-full.yaml" bench.log; then
+  pass "installed binary, mpirun --hostfile (localhost slots=2) over TCP from another folder: /model identical to 1 process"
+else
+  fail "installed binary with a hostfile: $(tail -2 install.log) $(tail -2 hf.log) $(head -2 bench.log)"
+fi
+
 if [ $failures -ne 0 ]; then echo "test-mpi: $failures failure(s)"; exit 1; fi
 echo "test-mpi: all passed"

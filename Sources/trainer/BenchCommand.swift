@@ -11,7 +11,8 @@ struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Training steps of a config's GPT on synthetic data: ms/step, tokens/s and MFU, single process.")
 
-        /// Without `--config`: configs/gpt-full.yaml, the seeds' full GPT.
+        /// Without `--config`: configs/gpt-full.yaml, the seeds' full GPT (from the working folder,
+        /// else from the installed share/trainer/configs beside the executable).
         @OptionGroup var configuration: ConfigOptions
 
         @Option(parsing: .upToNextOption, help: "Thread counts to measure.")
@@ -25,7 +26,7 @@ struct Bench: ParsableCommand {
 
         func run() throws {
             try guarded(true) {
-                let config = configuration.config ?? "configs/gpt-full.yaml"
+                let config = configuration.config ?? ConfigLoader.shippedConfig("gpt-full.yaml")
                 let runConfig = try ConfigLoader.load(path: config, overrides: configuration.overrides)
                 let world = Communicator.world
                 let say: (String) -> Void = { if world.isRoot { print($0) } }

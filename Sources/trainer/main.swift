@@ -2,6 +2,16 @@ import ArgumentParser
 import Foundation
 import TrainerKit
 
+// A binary built for another CPU (-target-cpu native on a machine with more instructions) would
+// die of SIGILL mid-run: refuse at once, with what to do.
+let missingFeatures = missingCPUFeatures()
+if !missingFeatures.isEmpty {
+    FileHandle.standardError.write(Data(("error: this trainer was built for the CPU of the machine that built it (-target-cpu native), "
+        + "and this CPU lacks \(missingFeatures.joined(separator: ", ")); rebuild with TRAINER_TARGET_CPU=generic "
+        + "(launch/install.sh, swift build) for any CPU, or name this one (TRAINER_TARGET_CPU=skylake-avx512, ...)\n").utf8))
+    exit(1)
+}
+
 // OpenBLAS chose its kernels when it was loaded; apply the `blas_kernel` setting (by default the
 // fastest kernels this CPU runs) before anything else, restarting the process if needed.
 do {
@@ -18,6 +28,7 @@ struct Trainer: ParsableCommand {
         commandName: "trainer",
         abstract: "A Transformer trainer written from scratch: OpenBLAS kernels, MPI data parallelism, HDF5 storage.",
         discussion: "Without a subcommand: train the default config (a character-level GPT on the built-in Shakespeare corpus).",
+        version: VersionReport.text(commit: BuildInfo.commit, compiler: BuildInfo.compiler, targetCPU: BuildInfo.targetCPU),
         subcommands: [Train.self, Prepare.self, Sample.self, Translate.self, AttentionCommand.self, Eval.self, Inspect.self,
                       Bench.self, Export.self, Plot.self],
         defaultSubcommand: Train.self)

@@ -79,7 +79,7 @@ public enum Commands {
         switch config.model.kind {
         case .gpt:
             if world.isRoot && !exists {
-                let corpus = config.data.corpus.isEmpty ? [try BuiltinCorpus.shakespearePath]
+                let corpus = config.data.corpus.isEmpty ? [BuiltinCorpus.shakespeareName]
                                                         : config.data.corpus.split(separator: ",").map(String.init)
                 log("preparing \(config.data.dataset) from \(corpus.joined(separator: ", "))")
                 let report = try Prepare.prepareLanguageModel(inputs: corpus, output: config.data.dataset, progress: ProgressLine(unit: "MB", divisor: 1e6))

@@ -37,6 +37,23 @@ public enum ConfigLoader {
         return try load(text: text, source: path, overrides: overrides)
     }
 
+    /// The path of the shipped config `name` (e.g. "gpt-full.yaml"): `configs/<name>` in the working
+    /// folder (a clone), else where `launch/install.sh` puts it beside the executable,
+    /// `<prefix>/share/trainer/configs/<name>`; `configs/<name>` when neither exists, so that the
+    /// error names that.
+    public static func shippedConfig(_ name: String) -> String {
+        let local = "configs/" + name
+        guard !FileManager.default.fileExists(atPath: local) else { return local }
+        #if os(Linux)
+        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            let installed = URL(fileURLWithPath: executable).deletingLastPathComponent()
+                .appendingPathComponent("../share/trainer/configs/" + name).standardizedFileURL.path
+            if FileManager.default.fileExists(atPath: installed) { return installed }
+        }
+        #endif
+        return local
+    }
+
     /// Loads a config from YAML (or JSON) `text`, e.g. the text stored in a checkpoint, then applies
     /// `overrides` and validates the result.
     ///

@@ -2,7 +2,8 @@
 public struct DataConfig: Codable, Sendable, Equatable {
     /// HDF5 dataset made by `trainer prepare`.
     public var dataset = "data/shakespeare_char.h5"
-    /// Text file(s) to prepare the dataset from when it is missing; "" means the built-in Shakespeare corpus.
+    /// Text file(s) to prepare the dataset from when it is missing; "" means the built-in Shakespeare corpus
+    /// (`builtin:shakespeare.txt`, which also works in a list).
     public var corpus = ""
     /// Sequences per optimizer step, over all ranks.
     public var batchSize = 12

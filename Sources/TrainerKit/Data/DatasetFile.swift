@@ -22,13 +22,16 @@ public enum DatasetFile {
     }
 
     /// Writes the header attributes of a new dataset file. `sources` are the input paths, recorded
-    /// absolute with their SHA-256 digests (`digests`, in the same order); none for synthetic data.
+    /// absolute (a built-in corpus by its name) with their SHA-256 digests (`digests`, in the same
+    /// order); none for synthetic data.
     static func writeHeader(_ file: HDF5File, kind: Kind, sources: [String] = [], digests: [String] = []) throws {
         try file.setAttribute("format", format)
         try file.setAttribute("format_version", version)
         try file.setAttribute("kind", kind.rawValue)
         guard !sources.isEmpty else { return }
-        try file.setAttribute("sources", sources.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+        try file.setAttribute("sources", sources.map {
+            BuiltinCorpus.bytes(named: $0) != nil ? $0 : URL(fileURLWithPath: $0).standardizedFileURL.path
+        })
         try file.setAttribute("sources_sha256", digests)
         try file.setAttribute("created_utc", ISO8601DateFormatter().string(from: Date()))
     }

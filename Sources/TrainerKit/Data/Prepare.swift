@@ -36,6 +36,10 @@ public enum Prepare {
         let start = Date()
         var totalBytes = 0
         for path in inputs {
+            if let builtin = BuiltinCorpus.bytes(named: path) {
+                totalBytes += builtin.count
+                continue
+            }
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 throw TrainerError("prepare: \(path): no such file")
@@ -131,10 +135,10 @@ public enum Prepare {
                                                                 uniquingKeysWith: +)))
     }
 
-    /// Reads `path` in chunks; `body(bytes, isLast)` returns how many bytes it consumed, and the rest
-    /// (an incomplete UTF-8 sequence) is carried into the next chunk.
+    /// Reads `path` (a file, or the name of a built-in corpus) in chunks; `body(bytes, isLast)` returns
+    /// how many bytes it consumed, and the rest (an incomplete UTF-8 sequence) is carried into the next chunk.
     static func stream(_ path: String, chunkBytes: Int, _ body: (UnsafeBufferPointer<UInt8>, Bool) throws -> Int) throws {
-        guard let file = fopen(path, "rb") else {
+        guard let file = BuiltinCorpus.open(path) ?? fopen(path, "rb") else {
             throw TrainerError("prepare: \(path): cannot open (\(String(cString: strerror(errno))))")
         }
         defer { fclose(file) }

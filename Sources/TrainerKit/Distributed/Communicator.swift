@@ -34,6 +34,17 @@ public final class Communicator: @unchecked Sendable {
         return Communicator(shim_comm_world())
     }()
 
+    /// The MPI library's description of itself, in one line (`MPI_Get_library_version`, which
+    /// needs no running MPI).
+    static var libraryVersion: String {
+        var text = [CChar](repeating: 0, count: Int(MPI_MAX_LIBRARY_VERSION_STRING) + 1)
+        var length: Int32 = 0
+        guard MPI_Get_library_version(&text, &length) == shim_success() else { return "unknown" }
+        let bytes = text.prefix(min(Int(length), text.count)).prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
+    }
+
     init(_ comm: MPI_Comm) {
         self.comm = comm
         var rank: Int32 = 0, size: Int32 = 0

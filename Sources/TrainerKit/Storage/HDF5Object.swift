@@ -17,6 +17,14 @@ enum HDF5Library {
         return true
     }()
 
+    /// The library's version, "major.minor.release".
+    static var version: String {
+        _ = ready
+        var major: UInt32 = 0, minor: UInt32 = 0, release: UInt32 = 0
+        guard H5get_libversion(&major, &minor, &release) >= 0 else { return "unknown" }
+        return "\(major).\(minor).\(release)"
+    }
+
     /// Throws if `status` is negative, with `what` and the innermost messages of HDF5's error stack.
     @discardableResult
     static func check<Status: BinaryInteger>(_ status: Status, _ what: @autoclosure () -> String) throws -> Status {

@@ -18,6 +18,9 @@ public enum BLAS {
         openblas_set_num_threads(Int32(threads))
     }
 
+    /// OpenBLAS's description of its build: version, options, the CPU it was built for.
+    static var libraryVersion: String { String(cString: openblas_get_config()) }
+
     /// OpenBLAS's description of its build and the core it detected.
     public static var configuration: String {
         String(cString: openblas_get_config()) + " core=" + String(cString: openblas_get_corename())

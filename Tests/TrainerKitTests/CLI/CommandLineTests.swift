@@ -427,6 +427,51 @@ final class CommandLineTests: XCTestCase {
         if CPU.flags.contains("avx") { XCTAssertFalse(run.lines.isEmpty, "a CPU with AVX runs at least Sandybridge's kernels") }
     }
 
+    // MARK: - --version, and a copy of the binary in another folder
+
+    func testVersionNamesTheBuildAndTheLibrariesWithoutMPI() throws {
+        let directory = try makeTemporaryDirectory("trainer-version")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let start = Date()
+        let run = try TrainerExecutable.run(["--version"], in: directory)
+        XCTAssertTrue(run.succeeded, run.description)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 10, "--version starts no MPI job")
+        XCTAssertEqual(run.lines.first, "trainer \(VersionReport.number)", run.description)
+        let fields = run.lines.dropFirst().map { line in
+            (String(line.prefix { $0 != ":" }), String(line.drop { $0 != ":" }.dropFirst(2)))
+        }
+        XCTAssertEqual(fields.map(\.0), ["commit", "swift", "blas", "kernel", "mpi", "hdf5"], run.description)
+        let value = Dictionary(fields, uniquingKeysWith: { first, _ in first })
+        let commit = value["commit"] ?? ""
+        XCTAssertTrue(commit == "unknown" || commit.wholeMatch(of: /[0-9a-f]{12}(-dirty)?/) != nil, "commit: \(commit)")
+        XCTAssertTrue(value["swift"]?.hasPrefix("Swift version 6.") == true, run.description)
+        XCTAssertTrue(value["blas"]?.hasPrefix("OpenBLAS ") == true, run.description)
+        XCTAssertTrue(value["kernel"]?.hasPrefix("OpenBLAS kernel \(BLASKernel.current)") == true
+                      || value["kernel"]?.hasPrefix("OpenBLAS kernel ") == true, run.description)
+        XCTAssertTrue(value["mpi"].map { !$0.isEmpty && !$0.hasPrefix("unknown") } == true, run.description)
+        XCTAssertNotNil(value["hdf5"]?.firstMatch(of: /^\d+\.\d+\.\d+/), run.description)
+    }
+
+    /// What a cluster node sees: the binary alone, copied away from the build folder, run from a
+    /// folder of its own. The default job prepares its dataset from the corpus inside the binary.
+    func testACopyOfTheBinaryTrainsTheDefaultJobInAnotherFolder() throws {
+        let directory = try makeTemporaryDirectory("trainer-copy")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let binary = directory + "/bin/trainer", work = directory + "/work"
+        for folder in [directory + "/bin", work] { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        try FileManager.default.copyItem(atPath: try TrainerExecutable.location.get().path, toPath: binary)
+        // Nothing in the binary looks for a resource bundle (SwiftPM's accessor names the build folder's).
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: binary))
+        XCTAssertNil(bytes.range(of: Data("TrainerKit.resources".utf8)), "the binary still looks for a resource bundle")
+
+        let run = try TrainerExecutable.run(["train", "--sample", "0"] + setOptions(["schedule.max_steps=2", "threads=1"]),
+                                            in: work, executable: URL(fileURLWithPath: binary))
+        XCTAssertTrue(run.succeeded, run.description)
+        XCTAssertNotNil(run.line(startingWith: "preparing data/shakespeare_char.h5 from builtin:shakespeare.txt"), run.description)
+        XCTAssertNotNil(run.line(startingWith: "done: 2 steps in "), run.description)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: work + "/runs/default/ckpt.h5"))
+    }
+
     // MARK: - bad input
 
     func testConfigErrorsNameTheKeyAndTheValue() throws {
@@ -798,13 +843,13 @@ private enum TrainerExecutable {
             + "`swift build -c release --build-tests` (or set TRAINER_EXECUTABLE)"))
     }
 
-    /// Runs the trainer with `arguments` in `directory`, `input` on standard input (else nothing),
+    /// Runs the trainer (or `executable`) with `arguments` in `directory`, `input` on standard input (else nothing),
     /// `OPENBLAS_NUM_THREADS=1`, and none of the variables an MPI job gives its processes (this
     /// test process may have started MPI; its children are single processes of their own).
     /// Standard output and error go to files, so no pipe can fill up and block the child.
     static func run(_ arguments: [String], in directory: String, input: String? = nil,
-                    timeout: TimeInterval = 120) throws -> TrainerRun {
-        let executable = try location.get()
+                    timeout: TimeInterval = 120, executable: URL? = nil) throws -> TrainerRun {
+        let executable = try executable ?? location.get()
         let scratch = try makeTemporaryDirectory("trainer-run")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let outputPath = scratch + "/stdout", errorPath = scratch + "/stderr", inputPath = scratch + "/stdin"

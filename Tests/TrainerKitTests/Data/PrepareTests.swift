@@ -47,6 +47,28 @@ final class PrepareTests: XCTestCase {
         XCTAssertNoThrow(try file.stringAttribute("created_utc"))
     }
 
+    func testTheBuiltInCorpusIsTheShippedFileAndPreparesByName() throws {
+        // The bytes in the binary are those of Sources/TrainerKit/Resources/shakespeare.txt.
+        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../../Sources/TrainerKit/Resources/shakespeare.txt").standardizedFileURL
+        let file = try Data(contentsOf: shipped)
+        XCTAssertEqual(BuiltinCorpus.shakespeare.count, file.count)
+        XCTAssertTrue(Data(BuiltinCorpus.shakespeare) == file, "the embedded corpus differs from \(shipped.path)")
+
+        // `builtin:shakespeare.txt` prepares the same dataset as the file, and is recorded by name.
+        // Small chunks: the stream over the embedded bytes carries characters across chunks too.
+        let fromName = directory + "/builtin.h5", fromFile = directory + "/file.h5"
+        _ = try Prepare.prepareLanguageModel(inputs: [BuiltinCorpus.shakespeareName], output: fromName, chunkBytes: 1 << 16)
+        _ = try Prepare.prepareLanguageModel(inputs: [shipped.path], output: fromFile)
+        let named = try TokenDataset(path: fromName), plain = try TokenDataset(path: fromFile)
+        XCTAssertEqual(named.tokenizer.vocabulary, plain.tokenizer.vocabulary)
+        XCTAssertEqual(try readAll(named, .train), try readAll(plain, .train))
+        XCTAssertEqual(try readAll(named, .val), try readAll(plain, .val))
+        let header = try HDF5File(path: fromName, mode: .readOnly), reference = try HDF5File(path: fromFile, mode: .readOnly)
+        XCTAssertEqual(try header.stringArrayAttribute("sources"), ["builtin:shakespeare.txt"])
+        XCTAssertEqual(try header.stringArrayAttribute("sources_sha256"), try reference.stringArrayAttribute("sources_sha256"))
+    }
+
     func testBadInputsAreOneLineErrorsAndKeepTheOldDataset() throws {
         let output = directory + "/data.h5"
         _ = try Prepare.prepareLanguageModel(inputs: [try write("hello world\n", "ok.txt")], output: output)

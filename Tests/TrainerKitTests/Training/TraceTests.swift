@@ -163,7 +163,7 @@ final class TraceTests: XCTestCase {
     func testTracedRunWritesTheWindowAndTrainsTheSame() throws {
         let directory = try makeTemporaryDirectory("trace")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let corpus = try String(contentsOfFile: try BuiltinCorpus.shakespearePath, encoding: .utf8)
+        let corpus = BuiltinCorpus.shakespeareText
         try String(corpus.prefix(20_000)).write(toFile: directory + "/corpus.txt", atomically: true, encoding: .utf8)
         _ = try Prepare.prepareLanguageModel(inputs: [directory + "/corpus.txt"], output: directory + "/data.h5")
         func train(_ name: String, trace: Bool) throws -> [String] {

@@ -8,7 +8,7 @@ final class TrainerTests: XCTestCase {
 
     override func setUpWithError() throws {
         directory = try makeTemporaryDirectory("trainer")
-        let corpus = try String(contentsOfFile: try BuiltinCorpus.shakespearePath, encoding: .utf8)
+        let corpus = BuiltinCorpus.shakespeareText
         try String(corpus.prefix(40_000)).write(toFile: directory + "/corpus.txt", atomically: true, encoding: .utf8)
         _ = try Prepare.prepareLanguageModel(inputs: [directory + "/corpus.txt"], output: directory + "/data.h5")
     }
@@ -162,7 +162,7 @@ final class BF16TrainingTests: XCTestCase {
         try XCTSkipUnless(BF16.isNative, "this CPU lacks avx512_bf16: bf16 training is not run")
         let directory = try makeTemporaryDirectory("bf16")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let corpus = try String(contentsOfFile: try BuiltinCorpus.shakespearePath, encoding: .utf8)
+        let corpus = BuiltinCorpus.shakespeareText
         try String(corpus.prefix(60_000)).write(toFile: directory + "/corpus.txt", atomically: true, encoding: .utf8)
         _ = try Prepare.prepareLanguageModel(inputs: [directory + "/corpus.txt"], output: directory + "/data.h5")
         func losses(_ precision: String) throws -> [Double] {
