@@ -220,7 +220,7 @@ fi
 #     never ending on one rank before it started on the other, which checks the clock alignment; the
 #     evaluation and the checkpoint write of step 4), print the summary line, and train bit-identically
 #     to the untraced 2-rank run of section 1.
-run 2 tr 12 --trace --set trace_skip_steps=2 --set trace_steps=4 --set checkpoint.interval=4
+run 2 traced 12 --trace --set trace_skip_steps=2 --set trace_steps=4 --set checkpoint.interval=4
 cat > check_trace.py <<'PY'
 import json, sys
 trace = json.load(open(sys.argv[1]))
@@ -260,11 +260,11 @@ for (pid, step, bucket), (start, end) in buckets.items():
     assert end >= other[0] - 50, ("an all-reduce ended on rank %d before rank %d started it" % (pid, 1 - pid), step, bucket)
 print("%d spans, %d bucket all-reduces" % (len(spans), len(buckets)))
 PY
-if same_model w2 tr && grep -q "^trace: tr/trace.json, steps 2–5, 2 ranks (clocks aligned within .*all-reduce in flight" tr.log \
-   && python3 check_trace.py tr/trace.json > tr.check 2>&1; then
-  pass "trace: 2 ranks write one Chrome trace ($(cat tr.check)); /model identical to the untraced run"
+if same_model w2 traced && grep -q "^trace: traced/trace.json, steps 2–5, 2 ranks (clocks aligned within .*all-reduce in flight" traced.log \
+   && python3 check_trace.py traced/trace.json > traced.check 2>&1; then
+  pass "trace: 2 ranks write one Chrome trace ($(cat traced.check)); /model identical to the untraced run"
 else
-  fail "trace: $(tail -2 tr.check 2>/dev/null) $(grep -m1 '^trace:' tr.log) $(same_model w2 tr || echo '/model differs from the untraced run')"
+  fail "trace: $(tail -2 traced.check 2>/dev/null) $(grep -m1 '^trace:' traced.log) $(same_model w2 traced || echo '/model differs from the untraced run')"
 fi
 
 # 17. Ranks on different machines talk over TCP. Open MPI's TCP transport alone (--mca pml ob1
